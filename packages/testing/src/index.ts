@@ -1,0 +1,28 @@
+export { certificates, testCA } from './certificates.js';
+export {
+  type EchoOptions,
+  echoUpstream,
+  type FlakyOptions,
+  flakyUpstream,
+  httpUpstream,
+  type SlowHeadOptions,
+  type StatusOptions,
+  slowHeadUpstream,
+  statusUpstream,
+} from './http.js';
+export {
+  badHeaderUpstream,
+  dieMidBodyUpstream,
+  type GarbageOptions,
+  garbageUpstream,
+  hangingUpstream,
+  type MidBodyOptions,
+  type OversizedHeadOptions,
+  oversizedHeadUpstream,
+  refusingUpstream,
+  resetAfterRequest,
+  resetOnAccept,
+  stallMidBodyUpstream,
+} from './raw.js';
+export { type TlsOptions, tlsUpstream } from './tls.js';
+export type { Upstream } from './upstream.js';
