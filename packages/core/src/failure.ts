@@ -1,0 +1,95 @@
+import { type FailurePhase, type FailureType, failureRules } from './taxonomy.js';
+
+/** What went wrong between the gateway and its upstream, as every part of gateway-errors sees it. */
+export interface GatewayFailure {
+  /**
+   * The RFC 9209 Proxy-Status error type. Absent when the failure was declared by a status alone (an upstream's
+   * own 5xx, `ctx.throw(503)`, `new ServiceUnavailableError()`): then we do not claim to know why.
+   */
+  readonly type?: FailureType | undefined;
+  /** The status a generated response carries: the taxonomy's, or the declared/upstream one. */
+  readonly status: number;
+  /** Where in the exchange it happened. */
+  readonly phase: FailurePhase;
+  /** Whether the request may have reached the upstream (so a non-idempotent retry could repeat its effect). */
+  readonly mayHaveReachedUpstream: boolean;
+  /** Suggested whole seconds before a retry, when the real state knows it (breaker, maintenance, the upstream). */
+  readonly retryAfter?: number | undefined;
+  /** The upstream's own status, when one was received (an intercepted 5xx). */
+  readonly receivedStatus?: number | undefined;
+  /** The low-level code that identified it (`ECONNREFUSED`, `HPE_INVALID_CONSTANT`, `UND_ERR_SOCKET`, ...). */
+  readonly code?: string | undefined;
+  /** The original error or value. Internal: never shown outside development mode. */
+  readonly cause?: unknown;
+  /** The upstream it happened with, as `protocol//host:port`. Internal: never shown outside development mode. */
+  readonly upstream?: string | undefined;
+  /** How long each step took, when the proxy measured it. */
+  readonly timings?: Timings | undefined;
+}
+
+/** Milliseconds from the start of an attempt to each step it reached. */
+export interface Timings {
+  /** Name resolved. */
+  dns?: number;
+  /** TCP connected. */
+  connect?: number;
+  /** TLS handshake done. */
+  tls?: number;
+  /** First byte of the response head. */
+  firstByte?: number;
+  /** The attempt ended (answered, failed or aborted). */
+  total?: number;
+}
+
+/** What a caller may add to a failure of a known type. */
+export interface FailureDetails {
+  phase?: FailurePhase | undefined;
+  mayHaveReachedUpstream?: boolean | undefined;
+  retryAfter?: number | undefined;
+  receivedStatus?: number | undefined;
+  code?: string | undefined;
+  cause?: unknown;
+  upstream?: string | undefined;
+  timings?: Timings | undefined;
+}
+
+/** A failure of a known type: its status, and the phase and reach unless `details` knows better, from the table. */
+export function failureOf(type: FailureType, details: FailureDetails = {}): GatewayFailure {
+  const rule = failureRules[type];
+  return {
+    type,
+    status: rule.status,
+    phase: details.phase ?? rule.phase,
+    mayHaveReachedUpstream: details.mayHaveReachedUpstream ?? rule.mayHaveReachedUpstream,
+    retryAfter: details.retryAfter,
+    receivedStatus: details.receivedStatus,
+    code: details.code,
+    cause: details.cause,
+    upstream: details.upstream,
+    timings: details.timings,
+  };
+}
+
+/**
+ * A failure declared by its status alone: an upstream's own 5xx, or an error an application threw with a status.
+ * The response status is the declared one; nothing is known of its type.
+ */
+export function declaredFailure(status: number, details: FailureDetails = {}): GatewayFailure {
+  return {
+    type: undefined,
+    status,
+    phase: details.phase ?? 'gateway',
+    mayHaveReachedUpstream: details.mayHaveReachedUpstream ?? details.receivedStatus !== undefined,
+    retryAfter: details.retryAfter,
+    receivedStatus: details.receivedStatus,
+    code: details.code,
+    cause: details.cause,
+    upstream: details.upstream,
+    timings: details.timings,
+  };
+}
+
+/** Whether a failed request may be sent again: it never reached the upstream, or repeating it is harmless. */
+export function isRetrySafe(failure: GatewayFailure, idempotentAndReplayable: boolean): boolean {
+  return !failure.mayHaveReachedUpstream || idempotentAndReplayable;
+}

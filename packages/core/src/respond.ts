@@ -1,0 +1,68 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { appendProxyStatus } from './proxy-status.js';
+import type { RenderedError } from './render.js';
+
+/**
+ * Headers that describe a body or a resource we are not sending. Whatever earlier middleware set for the page it
+ * meant to serve would now lie about the error page (a stale ETag could even get the error cached as the page).
+ * Security and CORS headers, cookies and the like are kept.
+ */
+const staleHeaders = [
+  'etag',
+  'last-modified',
+  'expires',
+  'age',
+  'content-encoding',
+  'content-range',
+  'content-disposition',
+  'content-location',
+  'content-md5',
+  'digest',
+  'accept-ranges',
+  'location',
+  'refresh',
+  'transfer-encoding',
+  'trailer',
+];
+
+/** `Vary` members, merged without duplicates; `*` absorbs everything. */
+export function mergeVary(existing: string | number | readonly string[] | undefined, added: string): string {
+  const members = new Map<string, string>();
+  const values = Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)];
+  for (const field of [...values, added].join(',').split(',')) {
+    const name = field.trim();
+    if (name === '*') return '*';
+    if (name !== '' && !members.has(name.toLowerCase())) members.set(name.toLowerCase(), name);
+  }
+  return [...members.values()].join(', ');
+}
+
+/**
+ * Ends the client's connection without another byte: used when a failure happens after the response head went out.
+ * The client sees a truncated response (a short Content-Length, a chunked body without its last chunk), never a
+ * clean end that would make a cut response look complete.
+ */
+export function abortResponse(res: ServerResponse): void {
+  res.destroy();
+}
+
+/**
+ * Writes a rendered error to `res`, in place (never a redirect). Headers set earlier stay unless they describe a
+ * body we are not sending; `Vary` and `Proxy-Status` are extended, not replaced. HEAD gets every header and no
+ * body. If the response head already went out, the connection is aborted instead.
+ */
+export function writeError(req: IncomingMessage, res: ServerResponse, rendered: RenderedError): void {
+  if (res.headersSent) {
+    abortResponse(res);
+    return;
+  }
+  if (res.writableEnded || res.destroyed) return;
+  for (const name of staleHeaders) res.removeHeader(name);
+  res.statusCode = rendered.status;
+  for (const [name, value] of Object.entries(rendered.headers)) {
+    if (name === 'vary') res.setHeader(name, mergeVary(res.getHeader(name), value));
+    else if (name === 'proxy-status') res.setHeader(name, appendProxyStatus(res.getHeader(name), value));
+    else res.setHeader(name, value);
+  }
+  res.end(req.method === 'HEAD' ? undefined : rendered.body);
+}

@@ -1,0 +1,97 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createErrorResponder,
+  createProxy,
+  defaultErrorResponder,
+  type ErrorResponseOptions,
+  type GatewayProxy,
+  type ProxyOptions,
+} from '@gateway-errors/core';
+
+export * from '@gateway-errors/core';
+
+/** Express's `next`. */
+export type NextFunction = (error?: unknown) => void;
+/** A request handler, typed on Node's request and response so it fits Express 4 and 5 alike. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void;
+/** An error handler (four arguments: Express tells them apart by arity). */
+export type ErrorRequestHandler = (
+  error: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+) => void;
+
+/** Options of {@link gatewayErrors}: those of the core's error response. */
+export type GatewayErrorsOptions = ErrorResponseOptions;
+/** Options of {@link gatewayProxy}: those of the core's proxy. */
+export type GatewayProxyOptions = ProxyOptions;
+
+/** Marks our error handler, so that a proxy can tell whether one is mounted. Shared by every copy of the package. */
+const errorsMark: unique symbol = Symbol.for('gateway-errors.express.gatewayErrors');
+
+/**
+ * Answers every gateway failure that reaches Express's error chain, whatever produced it: our proxy, your own
+ * http-proxy instance calling `next(err)`, a failing fetch, undici, axios or got call in a route, our error classes.
+ * Other errors go on to `next(err)` untouched. Mount it after your routes.
+ * @example
+ * app.use('/api', gatewayProxy({ target: 'http://127.0.0.1:4000' }));
+ * app.use(gatewayErrors({ templates: './views/errors', locals: { siteName: 'Acme' } }));
+ */
+export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandler {
+  const responder = createErrorResponder(options);
+  const handler: ErrorRequestHandler = (error, req, res, next) => {
+    if (!responder.handle(error, req, res)) next(error);
+  };
+  return Object.defineProperty(handler, errorsMark, { value: true });
+}
+
+interface Layer {
+  handle?: { [errorsMark]?: true; stack?: Layer[] };
+}
+interface AppLike {
+  _router?: { stack?: Layer[] };
+  router?: { stack?: Layer[] };
+  parent?: AppLike;
+}
+
+function holdsErrors(stack: Layer[] | undefined, depth = 0): boolean {
+  if (stack === undefined || depth > 8) return false;
+  return stack.some((layer) => layer.handle?.[errorsMark] === true || holdsErrors(layer.handle?.stack, depth + 1));
+}
+
+/**
+ * Whether the app (or an app it is mounted in) has `gatewayErrors()`: then the proxy's failures go there through
+ * `next(err)`, to be rendered with its templates; otherwise the proxy answers with the defaults. Express 4 keeps
+ * its router in `app._router`, Express 5 in `app.router`.
+ */
+function hasGatewayErrors(req: IncomingMessage): boolean {
+  for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
+    if (holdsErrors((app._router ?? app.router)?.stack)) return true;
+  }
+  return false;
+}
+
+/** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
+export interface GatewayProxyMiddleware extends RequestHandler {
+  readonly proxy: GatewayProxy;
+}
+
+/**
+ * Proxies to `target` with the core's timeouts, retries and failure handling. Mounted on a path, it forwards the
+ * rest of the path. Failures before the response head go to `gatewayErrors()` when one is mounted, or are answered
+ * with the default page; failures after the head abort the connection.
+ * @example
+ * app.use('/api', gatewayProxy({ target: 'http://127.0.0.1:4000', timeouts: { connect: 2000, response: 15000 } }));
+ */
+export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
+  const proxy = createProxy(options);
+  const middleware: RequestHandler = (req, res, next) => {
+    proxy.forward(req, res).then((error) => {
+      if (error === undefined) return;
+      if (hasGatewayErrors(req)) next(error);
+      else defaultErrorResponder().send(error.failure, req, res);
+    }, next);
+  };
+  return Object.assign(middleware, { proxy });
+}

@@ -1,0 +1,90 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createErrorResponder,
+  createProxy,
+  defaultErrorResponder,
+  type ErrorResponseOptions,
+  type GatewayProxy,
+  type ProxyOptions,
+} from '@gateway-errors/core';
+
+export * from '@gateway-errors/core';
+
+/** The part of Koa's context we use; Koa 2's and Koa 3's contexts both fit it. */
+export interface KoaContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  respond?: boolean;
+  app: { emit(event: string | symbol, ...args: unknown[]): boolean };
+}
+/** Koa's `next`. */
+export type KoaNext = () => Promise<unknown>;
+/** A Koa middleware. */
+export type KoaMiddleware = (ctx: KoaContext, next: KoaNext) => Promise<void>;
+
+/** Options of {@link gatewayErrors}. */
+export interface GatewayErrorsOptions extends ErrorResponseOptions {
+  /**
+   * Emit the app's `error` event for each gateway failure answered, as Koa does for errors it handles, so existing
+   * logging keeps working.
+   * @default true
+   */
+  emitError?: boolean;
+}
+/** Options of {@link gatewayProxy}: those of the core's proxy. */
+export type GatewayProxyOptions = ProxyOptions;
+
+/** Set on the context by `gatewayErrors()`, so a proxy below it throws its failures up instead of answering. */
+const errorsMounted: unique symbol = Symbol.for('gateway-errors.koa.gatewayErrors');
+
+/**
+ * Catches gateway failures thrown downstream (our proxy, fetch/undici/axios/got failures, our error classes,
+ * `ctx.throw(503, { headers: { 'Retry-After': '30' } })`) and answers them, keeping headers set earlier (Koa's own
+ * onerror wipes them). Other errors are rethrown unchanged. Mount it first.
+ * @example
+ * app.use(gatewayErrors({ templates: './views/errors' }));
+ * app.use(gatewayProxy({ target: 'http://127.0.0.1:4000' }));
+ */
+export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware {
+  const { emitError = true, ...responseOptions } = options;
+  const responder = createErrorResponder(responseOptions);
+  return async (ctx, next) => {
+    (ctx as KoaContext & { [errorsMounted]?: true })[errorsMounted] = true;
+    try {
+      await next();
+    } catch (error) {
+      if (!responder.handle(error, ctx.req, ctx.res)) throw error;
+      // We wrote the response on Node's own objects; Koa must not write it again.
+      ctx.respond = false;
+      if (emitError) ctx.app.emit('error', error, ctx);
+    }
+  };
+}
+
+/** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
+export interface GatewayProxyMiddleware extends KoaMiddleware {
+  readonly proxy: GatewayProxy;
+}
+
+/**
+ * Proxies to `target`, streaming the upstream's answer straight to the client (Koa's body handling is bypassed).
+ * Failures before the response head are thrown to `gatewayErrors()` when it is mounted above, or answered with the
+ * default page; failures after the head abort the connection. Works under koa-mount (the mount path is stripped)
+ * and @koa/router (the full path is forwarded).
+ * @example
+ * app.use(mount('/api', gatewayProxy({ target: 'http://127.0.0.1:4000' })));
+ */
+export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
+  const proxy = createProxy(options);
+  const middleware: KoaMiddleware = async (ctx) => {
+    ctx.respond = false;
+    const error = await proxy.forward(ctx.req, ctx.res);
+    if (error === undefined) return;
+    if ((ctx as KoaContext & { [errorsMounted]?: true })[errorsMounted]) {
+      ctx.respond = true;
+      throw error;
+    }
+    defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
+  };
+  return Object.assign(middleware, { proxy });
+}
