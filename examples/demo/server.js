@@ -1,9 +1,9 @@
 // The demo: an Express gateway and a Koa gateway, each in front of upstreams that fail in every way the testing kit
 // knows. Open the printed URL in a browser, or try `curl -i` and `curl -i -H 'Accept: application/json'`.
 import { createServer } from 'node:http';
-import * as kit from '@gateway-errors/testing';
 import * as ge from '@gateway-errors/express';
 import * as gk from '@gateway-errors/koa';
+import * as kit from '@gateway-errors/testing';
 import express from 'express';
 import Koa from 'koa';
 import mount from 'koa-mount';
@@ -17,8 +17,16 @@ const scenarios = [
   ['bad-header', 'a control character in a header: 502 http_protocol_error', () => kit.badHeaderUpstream()],
   ['huge-head', 'a 32 KiB response head: 502 http_response_header_section_size', () => kit.oversizedHeadUpstream()],
   ['mid-body', 'dies in the middle of the body: the connection is aborted', () => kit.dieMidBodyUpstream()],
-  ['unavailable', 'its own 503 with Retry-After: 120, passed through', () => kit.statusUpstream({ status: 503, retryAfter: '120' })],
-  ['intercepted', 'its own 503, rendered as our page (intercept: true)', () => kit.statusUpstream({ status: 503, retryAfter: '120' })],
+  [
+    'unavailable',
+    'its own 503 with Retry-After: 120, passed through',
+    () => kit.statusUpstream({ status: 503, retryAfter: '120' }),
+  ],
+  [
+    'intercepted',
+    'its own 503, rendered as our page (intercept: true)',
+    () => kit.statusUpstream({ status: 503, retryAfter: '120' }),
+  ],
   ['bad-tls', 'HTTPS with a self-signed certificate: 502 tls_certificate_error', () => kit.tlsUpstream()],
   ['flaky', 'fails the first request of each path, then 200: the retry hides it', () => kit.flakyUpstream()],
 ];
