@@ -54,7 +54,7 @@ Browsers get the HTML page; try <code>curl -i -H 'Accept: application/json'</cod
 // Express: one gatewayProxy per scenario, gatewayErrors() after the routes.
 const app = express();
 app.get('/', (_req, res) => res.type('html').send(indexPage('Express')));
-scenarios.forEach(([name], i) => app.use(`/${name}`, ge.gatewayProxy(options(name, upstreams[i]))));
+for (const [i, [name]] of scenarios.entries()) app.use(`/${name}`, ge.gatewayProxy(options(name, upstreams[i])));
 app.use(ge.gatewayErrors({ locals }));
 
 // Koa: gatewayErrors() first, it wraps everything below.
@@ -66,7 +66,7 @@ koa.use(async (ctx, next) => {
   ctx.type = 'html';
   ctx.body = indexPage('Koa');
 });
-scenarios.forEach(([name], i) => koa.use(mount(`/${name}`, gk.gatewayProxy(options(name, upstreams[i])))));
+for (const [i, [name]] of scenarios.entries()) koa.use(mount(`/${name}`, gk.gatewayProxy(options(name, upstreams[i]))));
 
 function listen(handler, port) {
   return new Promise((resolve) => {
