@@ -1,0 +1,105 @@
+// One contender: a gateway in front of UPSTREAM, built the way its users build it. Run as a child process so that
+// each has its own event loop and heap; reports its port, and its RSS on request, over IPC.
+import { createServer } from 'node:http';
+
+const [name, upstream, mode] = process.argv.slice(2);
+const plain502 = (res) => {
+  if (res.headersSent) return res.destroy();
+  res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 12 });
+  res.end('Bad Gateway\n');
+};
+// "breaker" mode: the upstream refuses, and ours is configured so that its breaker opens after the warm-up and
+// stays open for the whole run.
+const resilience = mode === 'breaker' ? { breaker: { failures: 5, openFor: 600_000 } } : {};
+
+async function build() {
+  switch (name) {
+    case 'express+gateway-errors': {
+      const { default: express } = await import('express');
+      const { gatewayProxy, gatewayErrors } = await import('@gateway-errors/express');
+      const app = express();
+      app.use(gatewayProxy({ target: upstream, retry: false, ...resilience }));
+      app.use(gatewayErrors());
+      return app;
+    }
+    case 'express+http-proxy-3': {
+      const { default: express } = await import('express');
+      const { ProxyServer } = await import('http-proxy-3');
+      const { Agent } = await import('node:http');
+      const proxy = new ProxyServer({ target: upstream, agent: new Agent({ keepAlive: true }) });
+      const app = express();
+      app.use((req, res) => proxy.web(req, res, {}, () => plain502(res)));
+      return app;
+    }
+    case 'express+http-proxy-middleware': {
+      const { default: express } = await import('express');
+      const { createProxyMiddleware } = await import('http-proxy-middleware');
+      const { Agent } = await import('node:http');
+      const app = express();
+      app.use(
+        createProxyMiddleware({
+          target: upstream,
+          agent: new Agent({ keepAlive: true }),
+          logger: undefined,
+          on: { error: (_err, _req, res) => plain502(res) },
+        }),
+      );
+      return app;
+    }
+    case 'koa+gateway-errors': {
+      const { default: Koa } = await import('koa');
+      const { gatewayProxy, gatewayErrors } = await import('@gateway-errors/koa');
+      const app = new Koa();
+      app.silent = true;
+      app.use(gatewayErrors({ emitError: false }));
+      app.use(gatewayProxy({ target: upstream, retry: false, ...resilience }));
+      return app.callback();
+    }
+    case 'koa+http-proxy-3': {
+      const { default: Koa } = await import('koa');
+      const { ProxyServer } = await import('http-proxy-3');
+      const { Agent } = await import('node:http');
+      const proxy = new ProxyServer({ target: upstream, agent: new Agent({ keepAlive: true }) });
+      const app = new Koa();
+      app.use((ctx) => {
+        ctx.respond = false;
+        return new Promise((resolve) => {
+          ctx.res.once('close', resolve);
+          proxy.web(ctx.req, ctx.res, {}, () => plain502(ctx.res));
+        });
+      });
+      return app.callback();
+    }
+    case 'koa+koa-proxies': {
+      const { default: Koa } = await import('koa');
+      const { default: proxies } = await import('koa-proxies');
+      const { Agent } = await import('node:http');
+      const app = new Koa();
+      app.silent = true;
+      app.use(proxies('/', { target: upstream, agent: new Agent({ keepAlive: true }), logs: false }));
+      return app.callback();
+    }
+    case 'node:http+core': {
+      const { createProxy, createErrorResponder } = await import('@gateway-errors/core');
+      const proxy = createProxy({ target: upstream, retry: false, ...resilience });
+      const errors = createErrorResponder();
+      return async (req, res) => {
+        const error = await proxy.forward(req, res);
+        if (error) errors.send(error.failure, req, res);
+      };
+    }
+    default:
+      throw new Error(`unknown contender ${name}`);
+  }
+}
+
+const server = createServer(await build());
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
+process.on('message', (message) => {
+  if (message === 'rss') {
+    globalThis.gc?.();
+    process.send?.({ rss: process.memoryUsage().rss });
+  }
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,242 @@
+// `pnpm bench`: every contender side by side, in interleaved rounds, on 127.0.0.1 only, bounded in time.
+// Prints medians and the ratios measured within each round, and writes docs/benchmarks.md.
+//
+// Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 3),
+// BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
+// BENCH_ONLY (comma-separated contender names).
+import { execFileSync, fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { loadGenerator } from './load.js';
+import { renderCosts } from './render-cost.js';
+
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const duration = Number(process.env.BENCH_DURATION ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const failuresForMemory = Number(process.env.BENCH_FAILURES ?? 100_000);
+const only = process.env.BENCH_ONLY?.split(',');
+
+const frameworks = {
+  express: ['express+gateway-errors', 'express+http-proxy-3', 'express+http-proxy-middleware'],
+  koa: ['koa+gateway-errors', 'koa+http-proxy-3', 'koa+koa-proxies'],
+  node: ['node:http+core'],
+};
+const floorOf = { express: 'express+http-proxy-3', koa: 'koa+http-proxy-3' };
+const contenders = Object.values(frameworks)
+  .flat()
+  .filter((name) => !only || only.includes(name));
+
+/** Starts a child process and waits for its first IPC message (its port). */
+function start(file, args = [], execArgv = []) {
+  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ child, port: message.port }));
+    child.once('exit', (code) => reject(new Error(`${file} ${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+function ask(child, question) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send(question);
+  });
+}
+
+/** A port where nothing listens: the "upstream down" of the error path. */
+async function refusedPort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const shuffle = (list) =>
+  list
+    .map((value) => [Math.random(), value])
+    .sort((a, b) => a[0] - b[0])
+    .map(([, value]) => value);
+
+const generator = await loadGenerator();
+console.log(`load generator: ${generator.name}; ${rounds} rounds x ${duration} s, ${connections} connections`);
+
+async function runScenario(title, upstreamUrl, mode, headers, names) {
+  const running = {};
+  for (const name of names) {
+    try {
+      running[name] = await start(here('./contender.js'), [name, upstreamUrl, mode], ['--expose-gc']);
+    } catch (error) {
+      console.log(`  ${name}: skipped (${error.message})`);
+    }
+  }
+  const results = Object.fromEntries(Object.keys(running).map((name) => [name, []]));
+  const started = Object.keys(running);
+  // Warm-up: JIT, keep-alive pools, and (breaker mode) enough failures to open the breaker.
+  for (const name of started) await generator.run({ port: running[name].port, duration: 1, connections, headers });
+  for (let round = 0; round < rounds; round++) {
+    for (const name of shuffle(started)) {
+      const result = await generator.run({ port: running[name].port, duration, connections, headers });
+      results[name].push(result);
+    }
+  }
+  for (const { child } of Object.values(running)) child.kill();
+  console.log(`\n${title}`);
+  const rows = started.map((name) => ({
+    name,
+    rps: median(results[name].map((r) => r.rps)),
+    p99: median(results[name].map((r) => r.p99)),
+    statuses: [...new Set(results[name].flatMap((r) => Object.keys(r.statuses)))].join(' '),
+  }));
+  for (const row of rows) {
+    console.log(
+      `  ${row.name.padEnd(32)} ${row.rps.toFixed(0).padStart(8)} req/s  p99 ${row.p99} ms  [${row.statuses}]`,
+    );
+  }
+  return { rows, results };
+}
+
+/** Median over rounds of (ours / floor) within the same round. */
+function ratioWithinRounds(results, ours, floor) {
+  if (!results[ours] || !results[floor]) return undefined;
+  const ratios = results[ours].map((r, i) => r.rps / results[floor][i].rps);
+  return median(ratios);
+}
+
+const upstream = await start(here('./upstream.js'));
+const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+const downUrl = `http://127.0.0.1:${await refusedPort()}`;
+const browser = {
+  accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+  'accept-language': 'en-US,en;q=0.9',
+};
+const benchStarted = Date.now();
+
+const happy = await runScenario('Happy path (small GET, keep-alive)', upstreamUrl, 'happy', {}, contenders);
+const error = await runScenario(
+  'Error path (upstream refuses; ours render the full HTML page)',
+  downUrl,
+  'error',
+  browser,
+  contenders,
+);
+const oursNames = contenders.filter((name) => name.includes('gateway-errors') || name === 'node:http+core');
+const breaker = await runScenario('Breaker open (ours; no upstream attempt)', downUrl, 'breaker', browser, oursNames);
+upstream.child.kill();
+
+const ratios = [];
+for (const [framework, floor] of Object.entries(floorOf)) {
+  const ours = `${framework}+gateway-errors`;
+  const peer = frameworks[framework].find((name) => name !== ours && name !== floor);
+  const happyRatio = ratioWithinRounds(happy.results, ours, floor);
+  const errorRatio = ratioWithinRounds(error.results, ours, floor);
+  const peerHappy = ratioWithinRounds(happy.results, peer, floor);
+  const peerError = ratioWithinRounds(error.results, peer, floor);
+  const floorHappy = median(happy.results[floor]?.map((r) => r.rps) ?? [Number.NaN]);
+  const breakerRps = median(breaker.results[ours]?.map((r) => r.rps) ?? [Number.NaN]);
+  ratios.push({
+    framework,
+    floor,
+    ours,
+    peer,
+    happyRatio,
+    errorRatio,
+    peerHappy,
+    peerError,
+    breakerVsFloorHappy: breakerRps / floorHappy,
+  });
+}
+
+// Memory: RSS of our Express and Koa gateways after warm-up and after N failing requests.
+const memory = [];
+for (const name of ['express+gateway-errors', 'koa+gateway-errors'].filter((n) => contenders.includes(n))) {
+  const contender = await start(here('./contender.js'), [name, downUrl, 'error'], ['--expose-gc']);
+  await generator.run({ port: contender.port, duration: 2, connections, headers: browser });
+  const warm = (await ask(contender.child, 'rss')).rss;
+  await generator.run({ port: contender.port, amount: failuresForMemory, connections, headers: browser });
+  const after = (await ask(contender.child, 'rss')).rss;
+  contender.child.kill();
+  memory.push({ name, warm, after, growth: after - warm });
+}
+
+const renders = await renderCosts();
+const elapsed = Math.round((Date.now() - benchStarted) / 1000);
+
+const fmt = (ratio) => (ratio === undefined || Number.isNaN(ratio) ? 'n/a' : `${ratio.toFixed(3)}x`);
+const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+console.log('\nRatios (median of per-round ratios against the same framework with a bare http-proxy-3)');
+for (const r of ratios) {
+  console.log(
+    `  ${r.framework}: happy ${fmt(r.happyRatio)} (target >= 0.95x), error ${fmt(r.errorRatio)} (target >= 0.9x),` +
+      ` breaker open vs floor happy ${fmt(r.breakerVsFloorHappy)} (target >= 1x); ${r.peer}: happy ${fmt(r.peerHappy)}, error ${fmt(r.peerError)}`,
+  );
+}
+console.log('\nRender cost per page (microseconds)');
+for (const row of renders) console.log(`  ${row.page.padEnd(24)} ${row.microseconds.toFixed(1)}`);
+console.log('\nMemory');
+for (const row of memory)
+  console.log(
+    `  ${row.name}: RSS ${mb(row.warm)} warm, ${mb(row.after)} after ${failuresForMemory} failures (growth ${mb(row.growth)}, target < 15 MB)`,
+  );
+
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+} catch {}
+const table = (rows) =>
+  [
+    '| contender | req/s (median) | p99 ms | statuses |',
+    '| --- | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.statuses} |`),
+  ].join('\n');
+const report = `# Benchmarks
+
+Produced by \`pnpm bench\` (bench/run.js) on ${new Date().toISOString().slice(0, 10)}, commit ${commit}, in ${elapsed} s.
+Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${mb(totalmem())} RAM, Node ${process.version}, ${process.platform}/${process.arch}.
+Load generator: ${generator.name}, ${connections} connections, ${rounds} interleaved rounds of ${duration} s per contender and scenario,
+everything on 127.0.0.1 (the generator, the upstream and the contender share the machine's cores, so absolute numbers are
+low; the ratios, measured within the same round, are what to read).
+
+Every contender runs in its own process. "Floor" is the same framework with a bare http-proxy-3 instance and a
+plain-text 502: the least any proxy in that framework can do. On the error path ours render the full negotiated HTML
+page (a browser's Accept header), with every header our rules require.
+
+## Ratios
+
+| framework | ours vs floor, happy path (target >= 0.95) | ours vs floor, error path (target >= 0.9) | ours with the breaker open vs floor's happy path (target >= 1) | peer | peer vs floor, happy | peer vs floor, error |
+| --- | ---: | ---: | ---: | --- | ---: | ---: |
+${ratios.map((r) => `| ${r.framework} | ${fmt(r.happyRatio)} | ${fmt(r.errorRatio)} | ${fmt(r.breakerVsFloorHappy)} | ${r.peer} | ${fmt(r.peerHappy)} | ${fmt(r.peerError)} |`).join('\n')}
+
+## Happy path (small GET, keep-alive)
+
+${table(happy.rows)}
+
+## Error path (the upstream refuses connections)
+
+${table(error.rows)}
+
+## Breaker open (no upstream attempt)
+
+${table(breaker.rows)}
+
+## Render cost per page
+
+| page | microseconds |
+| --- | ---: |
+${renders.map((r) => `| ${r.page} | ${r.microseconds.toFixed(1)} |`).join('\n')}
+
+## Memory (RSS, after a forced GC)
+
+| gateway | warm | after ${failuresForMemory} failures | growth (target < 15 MB) |
+| --- | ---: | ---: | ---: |
+${memory.map((r) => `| ${r.name} | ${mb(r.warm)} | ${mb(r.after)} | ${mb(r.growth)} |`).join('\n')}
+`;
+writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report);
+console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
