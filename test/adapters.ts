@@ -5,48 +5,82 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as expressAdapter from '@gateway-errors/express';
 import * as koaAdapter from '@gateway-errors/koa';
+import Router from '@koa/router';
 import express5 from 'express';
 import express4 from 'express4';
 import Koa3 from 'koa';
 import mount from 'koa-mount';
 import Koa2 from 'koa2';
 
-/** What a scenario asks of the app. */
+/** An http-proxy or http-proxy-3 server, as users create them. */
+export interface OwnProxy {
+  web(req: IncomingMessage, res: ServerResponse, options: { target: string }, callback: (error: Error) => void): void;
+}
+
+/** What a scenario asks of the app. Every part is optional. */
 export interface AppSpec {
-  /** Mount `gatewayProxy(proxy)` at `/api`. */
+  /** `gatewayProxy(proxy)` at `/api`. */
   proxy?: expressAdapter.GatewayProxyOptions;
+  /**
+   * How the proxy is mounted. `mount`: `app.use('/api', ...)` / koa-mount, the prefix is stripped. `route`: a route
+   * (`app.all('/api/*')` / @koa/router), the full path is forwarded.
+   * @default 'mount'
+   */
+  mount?: 'mount' | 'route';
   /** Options of `gatewayErrors()`, or `false` to mount none. */
   errors?: expressAdapter.GatewayErrorsOptions | false;
-  /** A route at `/route` whose handler throws what this returns (a real failing call, usually). */
-  route?: () => Promise<unknown>;
+  /**
+   * A route at `GET /route` answering JSON with what this resolves to. It usually makes a real failing call and
+   * rejects: Express 5 gets an async handler (its router catches the rejection), Express 4 passes it to `next`.
+   */
+  route?: (res: ServerResponse) => Promise<unknown>;
+  /** A user's own http-proxy instance at `/own`, whose error callback is `next` (Koa: a promise that rejects). */
+  ownProxy?: { server: OwnProxy; target: string };
   /** Headers an earlier middleware sets on every response (security, CORS, a stale ETag). */
   earlyHeaders?: Record<string, string>;
 }
 
 export interface RunningApp {
   url: string;
+  port: number;
   server: Server;
   proxy?: expressAdapter.GatewayProxy;
+  /** Errors that went past `gatewayErrors()`: to Express's next error handler, or rethrown in Koa. */
+  passedOn: unknown[];
+  /** Koa's app `error` events (Express has none). */
+  errorEvents: unknown[];
   close(): Promise<void>;
 }
 
 export interface Adapter {
   name: string;
+  framework: 'express' | 'koa';
   start(spec: AppSpec): Promise<RunningApp>;
 }
+
+/** What the app's own error handler answers with, to tell it apart from ours. */
+export const appErrorHandlerBody = 'app error handler\n';
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
   const server = createServer(handler);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function running(server: Server, proxy?: expressAdapter.GatewayProxy): Promise<RunningApp> {
+function running(
+  server: Server,
+  proxy: expressAdapter.GatewayProxy | undefined,
+  passedOn: unknown[],
+  errorEvents: unknown[],
+): RunningApp {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
   return {
     url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
     server,
     proxy,
+    passedOn,
+    errorEvents,
     async close() {
       proxy?.close();
       server.closeAllConnections();
@@ -55,11 +89,13 @@ async function running(server: Server, proxy?: expressAdapter.GatewayProxy): Pro
   };
 }
 
-function expressAdapterFor(name: string, express: typeof express5): Adapter {
+function expressAdapterFor(name: string, express: typeof express5, version: 4 | 5): Adapter {
   return {
     name,
+    framework: 'express',
     async start(spec) {
       const app = express();
+      const passedOn: unknown[] = [];
       if (spec.earlyHeaders) {
         const headers = spec.earlyHeaders;
         app.use((_req, res, next) => {
@@ -68,16 +104,31 @@ function expressAdapterFor(name: string, express: typeof express5): Adapter {
         });
       }
       const proxy = spec.proxy ? expressAdapter.gatewayProxy(spec.proxy) : undefined;
-      if (proxy) app.use('/api', proxy);
+      if (proxy && spec.mount === 'route') app.all(version === 5 ? '/api/*rest' : '/api/*', proxy);
+      else if (proxy) app.use('/api', proxy);
+      if (spec.ownProxy) {
+        const { server, target } = spec.ownProxy;
+        app.use('/own', (req, res, next) => server.web(req, res, { target }, next));
+      }
       if (spec.route) {
         const route = spec.route;
-        // Express 4 does not catch rejected promises: pass them to next, as Express 4 users do.
-        app.get('/route', (_req, res, next) => {
-          route().then((value) => res.json(value), next);
-        });
+        if (version === 5) {
+          app.get('/route', async (_req, res) => {
+            res.json(await route(res));
+          });
+        } else {
+          app.get('/route', (_req, res, next) => {
+            route(res).then((value) => res.json(value), next);
+          });
+        }
       }
       if (spec.errors !== false) app.use(expressAdapter.gatewayErrors(spec.errors));
-      return running(await listen(app), proxy?.proxy);
+      // The app's own error handler: whatever gatewayErrors() passes on lands here.
+      app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+        passedOn.push(error);
+        res.status(500).type('text/plain').send(appErrorHandlerBody);
+      });
+      return running(await listen(app), proxy?.proxy, passedOn, []);
     },
   };
 }
@@ -85,10 +136,25 @@ function expressAdapterFor(name: string, express: typeof express5): Adapter {
 function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
   return {
     name,
+    framework: 'koa',
     async start(spec) {
       const app = new Koa();
-      app.silent = true;
-      if (spec.errors !== false) app.use(koaAdapter.gatewayErrors({ ...spec.errors, emitError: false }));
+      const passedOn: unknown[] = [];
+      const errorEvents: unknown[] = [];
+      // Listening replaces Koa's default logger, so the tests stay quiet and can count the events.
+      app.on('error', (error) => errorEvents.push(error));
+      // The app's own error handling: whatever gatewayErrors() rethrows lands here.
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (error) {
+          passedOn.push(error);
+          ctx.status = 500;
+          ctx.type = 'text/plain';
+          ctx.body = appErrorHandlerBody;
+        }
+      });
+      if (spec.errors !== false) app.use(koaAdapter.gatewayErrors(spec.errors));
       if (spec.earlyHeaders) {
         const headers = spec.earlyHeaders;
         app.use(async (ctx, next) => {
@@ -97,22 +163,40 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
         });
       }
       const proxy = spec.proxy ? koaAdapter.gatewayProxy(spec.proxy) : undefined;
-      if (proxy) app.use(mount('/api', proxy));
+      if (proxy && spec.mount === 'route') {
+        const router = new Router();
+        router.all('/api/{*rest}', proxy);
+        app.use(router.routes());
+      } else if (proxy) {
+        app.use(mount('/api', proxy));
+      }
+      if (spec.ownProxy) {
+        const { server, target } = spec.ownProxy;
+        app.use(
+          mount('/own', async (ctx) => {
+            ctx.respond = false;
+            await new Promise((resolve, reject) => {
+              ctx.res.once('finish', resolve);
+              server.web(ctx.req, ctx.res, { target }, reject);
+            });
+          }),
+        );
+      }
       if (spec.route) {
         const route = spec.route;
         app.use(async (ctx, next) => {
           if (ctx.path !== '/route') return next();
-          ctx.body = await route();
+          ctx.body = await route(ctx.res);
         });
       }
-      return running(await listen(app.callback()), proxy?.proxy);
+      return running(await listen(app.callback()), proxy?.proxy, passedOn, errorEvents);
     },
   };
 }
 
 export const adapters: Adapter[] = [
-  expressAdapterFor('Express 5', express5),
-  expressAdapterFor('Express 4', express4),
+  expressAdapterFor('Express 5', express5, 5),
+  expressAdapterFor('Express 4', express4, 4),
   koaAdapterFor('Koa 3', Koa3),
   koaAdapterFor('Koa 2', Koa2),
 ];
