@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { gatewayErrors, gatewayProxy } from '@gateway-errors/express';
+import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
+import express5 from 'express';
+import express4 from 'express4';
+import request from 'supertest';
+import { afterEach, describe, expect, it } from 'vitest';
+
+// What only Express has: error handlers told apart by arity, sub-apps and Routers, two major versions.
+// The behaviour both frameworks share is proven by the scenario matrix in the repository's test/ directory.
+
+const versions = [
+  ['Express 5', express5],
+  ['Express 4', express4 as typeof express5],
+] as const;
+
+let upstream: Upstream | undefined;
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await upstream?.close();
+  server = upstream = undefined;
+});
+
+async function listen(app: express5.Express): Promise<string> {
+  server = createServer(app);
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+/** The Proxy-Status of a refused request: `edge` when gatewayErrors({ proxyName: 'edge' }) answered it. */
+async function proxyStatusOf(url: string, path: string): Promise<string | undefined> {
+  const res = await request(url).get(path).set('Accept', 'application/json');
+  expect(res.status).toBe(502);
+  expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+  expect(res.body).toMatchObject({ status: 502, errorType: 'connection_refused', retryAfter: 5 });
+  return res.headers['proxy-status'];
+}
+
+const viaErrors = 'edge; error=connection_refused';
+const viaDefaults = 'gateway-errors; error=connection_refused';
+
+describe('@gateway-errors/express', () => {
+  it('gatewayErrors() is an error handler: four parameters, since Express tells them apart by arity', () => {
+    expect(gatewayErrors().length).toBe(4);
+    expect(gatewayProxy({ target: 'http://127.0.0.1:1' }).length).toBe(3);
+  });
+
+  it('exposes the proxy for events and shutdown', () => {
+    const middleware = gatewayProxy({ target: 'http://127.0.0.1:1' });
+    expect(typeof middleware.proxy.forward).toBe('function');
+    expect(typeof middleware.proxy.on).toBe('function');
+    middleware.proxy.close();
+  });
+
+  it('validates options at construction, naming the fix', () => {
+    expect(() => gatewayProxy({ target: 'ftp://example.com' })).toThrow(/http: or https:/);
+    expect(() => gatewayProxy({ target: 'http://127.0.0.1:1', timeout: 5 } as never)).toThrow(/timeout/);
+    expect(() => gatewayErrors({ template: './views' } as never)).toThrow(/template/);
+  });
+
+  it('imports nothing from Express at run time: its handlers are typed on node:http', () => {
+    const source = readFileSync(new URL('../src/index.ts', import.meta.url), 'utf8');
+    const imports = [...source.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)];
+    expect(imports.length).toBeGreaterThan(0);
+    for (const [, typeOnly, from] of imports) {
+      if (from === 'express' || from?.startsWith('express/')) expect(typeOnly).toBeDefined();
+    }
+    expect(source).not.toMatch(/require\(['"]express/);
+  });
+});
+
+describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_name, express) => {
+  it('on the same app, after the proxy', async () => {
+    upstream = await refusingUpstream();
+    const app = express();
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaErrors);
+  });
+
+  it('on the parent app, when the proxy is in a sub-app', async () => {
+    upstream = await refusingUpstream();
+    const sub = express();
+    sub.use('/api', gatewayProxy({ target: upstream.url }));
+    const app = express();
+    app.use('/v1', sub);
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/v1/api/x')).toBe(viaErrors);
+  });
+
+  it('in the sub-app itself', async () => {
+    upstream = await refusingUpstream();
+    const sub = express();
+    sub.use('/api', gatewayProxy({ target: upstream.url }));
+    sub.use(gatewayErrors({ proxyName: 'edge' }));
+    const app = express();
+    app.use('/v1', sub);
+    expect(await proxyStatusOf(await listen(app), '/v1/api/x')).toBe(viaErrors);
+  });
+
+  it('on the app, when the proxy is in a Router', async () => {
+    upstream = await refusingUpstream();
+    const router = express.Router();
+    router.use('/api', gatewayProxy({ target: upstream.url }));
+    const app = express();
+    app.use('/v1', router);
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/v1/api/x')).toBe(viaErrors);
+  });
+
+  it('inside the Router', async () => {
+    upstream = await refusingUpstream();
+    const router = express.Router();
+    router.use('/api', gatewayProxy({ target: upstream.url }));
+    router.use(gatewayErrors({ proxyName: 'edge' }));
+    const app = express();
+    app.use('/v1', router);
+    expect(await proxyStatusOf(await listen(app), '/v1/api/x')).toBe(viaErrors);
+  });
+
+  it('none mounted: the proxy answers with the defaults, and the next error handler is not called', async () => {
+    upstream = await refusingUpstream();
+    const seen: unknown[] = [];
+    const app = express();
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+      seen.push(error);
+      res.status(500).end();
+    });
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaDefaults);
+    expect(seen).toEqual([]);
+  });
+});
