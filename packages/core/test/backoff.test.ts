@@ -73,9 +73,9 @@ describe('retryDelay', () => {
   it('passes the answer through when the upstream asks for longer than the deadline or maxRetryAfter', () => {
     expect(retryDelay({ attempt: 1, remaining: 1500, retryAfter: 2 }, backoff, half)).toBeUndefined();
     expect(retryDelay({ attempt: 1, remaining: 60_000, retryAfter: 6 }, backoff, half)).toBeUndefined();
-    expect(retryDelay({ attempt: 1, remaining: 60_000, retryAfter: 1 }, resolveBackoff({ maxRetryAfter: 0 }), half)).toBe(
-      undefined,
-    );
+    expect(
+      retryDelay({ attempt: 1, remaining: 60_000, retryAfter: 1 }, resolveBackoff({ maxRetryAfter: 0 }), half),
+    ).toBe(undefined);
   });
 });
 

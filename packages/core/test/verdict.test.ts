@@ -15,7 +15,12 @@ describe('verdictOf', () => {
     ['a refused connection', { failure: failureOf('connection_refused') }, [], 'failure'],
     ['a reset', { failure: failureOf('connection_terminated') }, [], 'failure'],
     ['a response timeout', { failure: failureOf('http_response_timeout') }, [], 'failure'],
-    ['a body cut after the head', { failure: failureOf('http_response_incomplete', { phase: 'response-body' }) }, [], 'failure'],
+    [
+      'a body cut after the head',
+      { failure: failureOf('http_response_incomplete', { phase: 'response-body' }) },
+      [],
+      'failure',
+    ],
     ['a client abort', { aborted: true }, [], 'neutral'],
     ['an open circuit elsewhere', { failure: failureOf('destination_unavailable') }, [], 'neutral'],
     ['the concurrency limit', { failure: failureOf('connection_limit_reached') }, [], 'neutral'],
