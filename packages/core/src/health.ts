@@ -1,0 +1,210 @@
+import { EventEmitter } from 'node:events';
+import { type ClientRequest, type Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { positiveNumber } from './option-values.js';
+import { checkOptions } from './options.js';
+
+/** Active health checks: each target is really requested over HTTP, every `interval`. Durations in milliseconds. */
+export interface HealthCheckOptions {
+  /**
+   * The path requested on each target, joined to the target's own path as every proxied request is. The target
+   * is healthy when it answers 2xx or 3xx within `timeout` (HAProxy's `httpchk` rule); so point it at a route that
+   * answers 200, such as `/health`.
+   * @default '/'
+   */
+  path?: string;
+  /**
+   * The time from the end of one round of checks to the start of the next.
+   * @default 5000
+   */
+  interval?: number;
+  /**
+   * How long one check may take, response head included, before it counts as failed.
+   * @default 2000
+   */
+  timeout?: number;
+}
+
+/** Validated health check settings. */
+export type ResolvedHealthCheckOptions = Readonly<Required<HealthCheckOptions>>;
+
+/** The documented defaults. */
+export const defaultHealthCheck: ResolvedHealthCheckOptions = Object.freeze({
+  path: '/',
+  interval: 5000,
+  timeout: 2000,
+});
+
+// A path, never `//host`: joined to a target it must not name another host.
+const requestPath = /^\/(?!\/)[\x21-\x7e]*$/;
+
+/** Validates health check options once, fills the defaults and freezes the result. */
+export function resolveHealthCheck(options: HealthCheckOptions = {}): ResolvedHealthCheckOptions {
+  checkOptions(options, Object.keys(defaultHealthCheck), 'gatewayProxy() healthCheck');
+  const path = options.path ?? defaultHealthCheck.path;
+  if (typeof path !== 'string' || !requestPath.test(path)) {
+    throw new TypeError(
+      `gateway-errors: healthCheck.path must start with a single "/" and hold no spaces or control characters, such as "/health"; got ${JSON.stringify(path)}.`,
+    );
+  }
+  const interval = positiveNumber(options.interval ?? defaultHealthCheck.interval, 'healthCheck.interval', '5000');
+  const timeout = positiveNumber(options.timeout ?? defaultHealthCheck.timeout, 'healthCheck.timeout', '2000');
+  if (timeout > interval) {
+    throw new RangeError(
+      `gateway-errors: healthCheck.timeout (${timeout}) is longer than healthCheck.interval (${interval}); shorten timeout.`,
+    );
+  }
+  return Object.freeze({ path, interval, timeout });
+}
+
+/** The result of one check. */
+export interface HealthCheckResult {
+  /** The target checked. */
+  target: URL;
+  healthy: boolean;
+  /** The status it answered with, when it answered. */
+  status?: number;
+  /** Why it failed without an answer (`ECONNREFUSED`, `ETIMEDOUT`, ...). */
+  code?: string;
+}
+
+/** Events of a health checker. */
+export interface HealthCheckerEvents {
+  /** A target's health changed (the first result of a target counts as a change only when it is unhealthy). */
+  change: [HealthCheckResult];
+}
+
+/** Checks a fixed set of targets in the background until closed. */
+export interface HealthChecker extends EventEmitter<HealthCheckerEvents> {
+  /** Whether `target` passed its last check. A target is presumed healthy until its first check says otherwise. */
+  isHealthy(target: URL): boolean;
+  /** Milliseconds until the next results are known: the next round's start plus its timeout. */
+  nextCheckIn(): number;
+  /** Runs a round now (unless one is running) and resolves when every target has its result. */
+  check(): Promise<void>;
+  /** Stops the checks: no timer or socket is left behind. Safe to call twice. */
+  close(): void;
+}
+
+/** How checks connect: the proxy's agent carries its TLS settings (a private CA) and keep-alive. */
+export interface HealthCheckConnection {
+  /**
+   * The agent for the checks.
+   * @default a fresh connection per check
+   */
+  agent?: HttpAgent;
+}
+
+class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements HealthChecker {
+  readonly #targets: readonly URL[];
+  readonly #options: ResolvedHealthCheckOptions;
+  readonly #agent: HttpAgent | undefined;
+  readonly #healthy = new Map<string, boolean>();
+  readonly #inFlight = new Set<ClientRequest>();
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> | undefined;
+  #nextRoundAt = 0;
+  #closed = false;
+
+  constructor(targets: readonly URL[], options: ResolvedHealthCheckOptions, connection: HealthCheckConnection) {
+    super();
+    this.#targets = targets;
+    this.#options = options;
+    this.#agent = connection.agent;
+    void this.check();
+  }
+
+  isHealthy(target: URL): boolean {
+    return this.#healthy.get(target.href) ?? true;
+  }
+
+  nextCheckIn(): number {
+    const start = this.#round === undefined ? this.#nextRoundAt : performance.now();
+    return Math.max(0, start - performance.now()) + this.#options.timeout;
+  }
+
+  check(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#round !== undefined) return this.#round;
+    clearTimeout(this.#timer);
+    this.#round = Promise.all(this.#targets.map((target) => this.#checkOne(target))).then(() => {
+      this.#round = undefined;
+      this.#schedule();
+    });
+    return this.#round;
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const request of this.#inFlight) request.destroy();
+    this.#inFlight.clear();
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#nextRoundAt = performance.now() + this.#options.interval;
+    // unref: health checks alone must never keep the process alive.
+    this.#timer = setTimeout(() => void this.check(), this.#options.interval).unref();
+  }
+
+  async #checkOne(target: URL): Promise<void> {
+    const result = await this.#probe(target);
+    if (this.#closed) return;
+    const before = this.#healthy.get(target.href);
+    this.#healthy.set(target.href, result.healthy);
+    if ((before ?? true) !== result.healthy && this.listenerCount('change') > 0) this.emit('change', result);
+  }
+
+  #probe(target: URL): Promise<HealthCheckResult> {
+    return new Promise((resolve) => {
+      const url = new URL(target.pathname.replace(/\/+$/, '') + this.#options.path, target.origin);
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      let settled = false;
+      const finish = (result: HealthCheckResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#inFlight.delete(request);
+        request.destroy();
+        resolve(result);
+      };
+      const request = send(url, {
+        method: 'GET',
+        agent: this.#agent ?? false,
+        headers: { 'user-agent': 'gateway-errors health check', accept: '*/*' },
+      });
+      this.#inFlight.add(request);
+      const timer = setTimeout(
+        () => finish({ target, healthy: false, code: 'ETIMEDOUT' }),
+        this.#options.timeout,
+      ).unref();
+      request.on('response', (response) => {
+        const status = response.statusCode ?? 0;
+        // Read the body to its end so that a keep-alive socket goes back to the pool clean.
+        response.resume();
+        response.on('end', () => finish({ target, healthy: status >= 200 && status < 400, status }));
+        response.on('error', () => finish({ target, healthy: false, status, code: 'ECONNRESET' }));
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        finish({ target, healthy: false, code: error.code ?? 'ERR_HEALTH_CHECK' });
+      });
+      request.end();
+    });
+  }
+}
+
+/**
+ * Starts active health checks of `targets`: a first round at once, then one every `interval` after the previous
+ * round ended (so rounds never overlap). Timers are unref'd; `close()` stops everything.
+ * @example
+ * const checker = createHealthChecker([new URL('http://10.0.0.1:4000')], { path: '/health', interval: 5000 });
+ * checker.isHealthy(target); // false once a check failed, true again once one passes
+ */
+export function createHealthChecker(
+  targets: readonly URL[],
+  options?: HealthCheckOptions,
+  connection: HealthCheckConnection = {},
+): HealthChecker {
+  return new ActiveHealthChecker(targets, resolveHealthCheck(options), connection);
+}

@@ -1,0 +1,273 @@
+import { EventEmitter } from 'node:events';
+import { type Clock, resolveClock } from './clock.js';
+import { failureOf, type GatewayFailure } from './failure.js';
+import {
+  createHealthChecker,
+  type HealthCheckConnection,
+  type HealthChecker,
+  type HealthCheckOptions,
+  type ResolvedHealthCheckOptions,
+  resolveHealthCheck,
+} from './health.js';
+import { positiveNumber, statusList, wholeNumber } from './option-values.js';
+import { checkOptions } from './options.js';
+import { type AttemptResult, verdictOf } from './verdict.js';
+
+/** Passive health: a target that fails real requests is taken out of rotation for a while. */
+export interface PassiveHealthOptions {
+  /**
+   * Consecutive failed attempts (refused, reset, timed out...) that take a target out of rotation.
+   * @default 3
+   */
+  failures?: number;
+  /**
+   * How long it stays out, in milliseconds. When it comes back, its first failure takes it out again; a success
+   * clears the count.
+   * @default 10000
+   */
+  downFor?: number;
+  /**
+   * Statuses of the target's own answers that count as failures, as for the breaker.
+   * @default []
+   */
+  failureStatuses?: readonly number[];
+}
+
+/** Options of a pool of targets. */
+export interface TargetPoolOptions {
+  /**
+   * Passive health, or `false` for none.
+   * @default { failures: 3, downFor: 10000 } with several targets; false with one (its circuit breaker guards it)
+   */
+  passive?: false | PassiveHealthOptions;
+  /**
+   * Active health checks, such as `{ path: '/health', interval: 5000, timeout: 2000 }`.
+   * @default undefined (no active checks)
+   */
+  healthCheck?: HealthCheckOptions;
+}
+
+/** One upstream of the pool. */
+export interface Target {
+  /** The target URL; its path prefixes every forwarded path. */
+  readonly url: URL;
+  /** `protocol//host:port`, for events and the breaker's key. */
+  readonly origin: string;
+  /** Its position in the configured list. */
+  readonly index: number;
+}
+
+/** A change of a target's health, for logs and metrics. */
+export interface TargetHealthChange {
+  target: Target;
+  healthy: boolean;
+  /** What noticed: failed requests, their end of the down time, or an active check. */
+  source: 'passive' | 'active';
+}
+
+/** Events of a pool. */
+export interface TargetPoolEvents {
+  health: [TargetHealthChange];
+}
+
+/** Several targets, round-robin over the healthy ones, with failover. */
+export interface TargetPool extends EventEmitter<TargetPoolEvents> {
+  /** Every target, in configured order. */
+  readonly targets: readonly Target[];
+  /**
+   * The healthy targets for the next attempt, best first: round-robin order, then those in `tried` (already tried
+   * for this request) moved to the end, so a retry fails over to another healthy target when there is one. Empty
+   * when none is healthy: answer with {@link unavailable}.
+   */
+  candidates(tried?: ReadonlySet<Target>): Target[];
+  /** Reports how an attempt against `target` ended (passive health). */
+  report(target: Target, result: AttemptResult): void;
+  /** Whether `target` is in rotation now. */
+  isHealthy(target: Target): boolean;
+  /** 503 destination_unavailable, Retry-After = the time until the first target may be healthy again. */
+  unavailable(): GatewayFailure;
+  /** Stops the active health checks. */
+  close(): void;
+}
+
+/** How the pool connects and tells time: the proxy's agent for health checks; a clock for tests. */
+export interface TargetPoolRuntime extends HealthCheckConnection {
+  /** Milliseconds on a monotonic clock, for the passive down time. */
+  now?: Clock['now'];
+}
+
+/** Validated pool settings. */
+export interface ResolvedTargetPoolOptions {
+  readonly passive: Readonly<Required<PassiveHealthOptions>> | false;
+  readonly healthCheck: ResolvedHealthCheckOptions | undefined;
+}
+
+/**
+ * Reads `target` as one URL or a non-empty list of them, each absolute http(s), all of one protocol (the proxy
+ * has one agent) and none twice.
+ */
+export function resolveTargets(target: unknown): readonly URL[] {
+  const list = Array.isArray(target) ? target : [target];
+  if (list.length === 0) {
+    throw new TypeError(
+      'gateway-errors: target is an empty list; give at least one URL, such as "http://127.0.0.1:4000".',
+    );
+  }
+  const urls = list.map((value: unknown) => {
+    let url: URL;
+    try {
+      url = value instanceof URL ? new URL(value.href) : new URL(String(value));
+    } catch {
+      throw new TypeError(
+        `gateway-errors: each target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(value)}.`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`gateway-errors: each target must use http: or https:, got ${url.protocol} in ${url.href}.`);
+    }
+    return url;
+  });
+  const protocols = new Set(urls.map((url) => url.protocol));
+  if (protocols.size > 1) {
+    throw new TypeError('gateway-errors: targets mix http: and https:; use one protocol for all targets of a proxy.');
+  }
+  const seen = new Set<string>();
+  for (const url of urls) {
+    if (seen.has(url.href)) throw new TypeError(`gateway-errors: target ${url.href} is listed twice; list it once.`);
+    seen.add(url.href);
+  }
+  return Object.freeze(urls);
+}
+
+/** Validates pool options once, fills the defaults and freezes the result. */
+export function resolveTargetPoolOptions(options: TargetPoolOptions = {}, targetCount = 2): ResolvedTargetPoolOptions {
+  checkOptions(options, ['passive', 'healthCheck'], 'gatewayProxy() targets');
+  const given = options.passive ?? (targetCount > 1 ? {} : false);
+  let passive: Readonly<Required<PassiveHealthOptions>> | false = false;
+  if (given !== false) {
+    checkOptions(given, ['failures', 'downFor', 'failureStatuses'], 'gatewayProxy() passive');
+    passive = Object.freeze({
+      failures: wholeNumber(given.failures ?? 3, 'passive.failures', 1, 10000),
+      downFor: positiveNumber(given.downFor ?? 10000, 'passive.downFor', '10000 (milliseconds)'),
+      failureStatuses: statusList(given.failureStatuses ?? [], 'passive.failureStatuses', 500, 599),
+    });
+  }
+  return Object.freeze({
+    passive,
+    healthCheck: options.healthCheck === undefined ? undefined : resolveHealthCheck(options.healthCheck),
+  });
+}
+
+interface PassiveState {
+  consecutive: number;
+  downUntil: number;
+  down: boolean;
+}
+
+class RoundRobinPool extends EventEmitter<TargetPoolEvents> implements TargetPool {
+  readonly targets: readonly Target[];
+  readonly #options: ResolvedTargetPoolOptions;
+  readonly #now: () => number;
+  readonly #passive: PassiveState[];
+  readonly #checker: HealthChecker | undefined;
+  #cursor = 0;
+
+  constructor(urls: readonly URL[], options: ResolvedTargetPoolOptions, runtime: TargetPoolRuntime) {
+    super();
+    this.targets = Object.freeze(urls.map((url, index) => Object.freeze({ url, origin: url.origin, index })));
+    this.#options = options;
+    this.#now = resolveClock({ now: runtime.now }).now;
+    this.#passive = urls.map(() => ({ consecutive: 0, downUntil: 0, down: false }));
+    if (options.healthCheck !== undefined) {
+      const checker = createHealthChecker(urls, options.healthCheck, { agent: runtime.agent });
+      checker.on('change', (result) => {
+        const target = this.targets.find((t) => t.url.href === result.target.href);
+        if (target !== undefined && this.listenerCount('health') > 0) {
+          this.emit('health', { target, healthy: result.healthy, source: 'active' });
+        }
+      });
+      this.#checker = checker;
+    }
+  }
+
+  candidates(tried?: ReadonlySet<Target>): Target[] {
+    const count = this.targets.length;
+    const start = this.#cursor;
+    this.#cursor = (this.#cursor + 1) % count;
+    const fresh: Target[] = [];
+    const again: Target[] = [];
+    for (let i = 0; i < count; i++) {
+      const target = this.targets[(start + i) % count] as Target;
+      if (!this.isHealthy(target)) continue;
+      (tried?.has(target) ? again : fresh).push(target);
+    }
+    return fresh.concat(again);
+  }
+
+  report(target: Target, result: AttemptResult): void {
+    const passive = this.#options.passive;
+    if (passive === false) return;
+    const state = this.#passive[target.index];
+    if (state === undefined || this.targets[target.index] !== target) return;
+    const verdict = verdictOf(result, passive.failureStatuses);
+    if (verdict === 'success') state.consecutive = 0;
+    if (verdict !== 'failure') return;
+    state.consecutive++;
+    const now = this.#now();
+    if (state.consecutive >= passive.failures && !(state.down && now < state.downUntil)) {
+      state.down = true;
+      state.downUntil = now + passive.downFor;
+      this.#emitHealth(target, false);
+    }
+  }
+
+  isHealthy(target: Target): boolean {
+    const state = this.#passive[target.index];
+    if (state?.down) {
+      if (this.#now() < state.downUntil) return false;
+      state.down = false;
+      this.#emitHealth(target, true);
+    }
+    return this.#checker?.isHealthy(target.url) ?? true;
+  }
+
+  unavailable(): GatewayFailure {
+    const now = this.#now();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const target of this.targets) {
+      const state = this.#passive[target.index] as PassiveState;
+      const passiveWait = state.down ? Math.max(0, state.downUntil - now) : 0;
+      const activeWait =
+        this.#checker !== undefined && !this.#checker.isHealthy(target.url) ? this.#checker.nextCheckIn() : 0;
+      soonest = Math.min(soonest, Math.max(passiveWait, activeWait));
+    }
+    const seconds = Number.isFinite(soonest) ? Math.max(1, Math.ceil(soonest / 1000)) : undefined;
+    return failureOf('destination_unavailable', { retryAfter: seconds });
+  }
+
+  close(): void {
+    this.#checker?.close();
+  }
+
+  #emitHealth(target: Target, healthy: boolean): void {
+    if (this.listenerCount('health') > 0) this.emit('health', { target, healthy, source: 'passive' });
+  }
+}
+
+/**
+ * Creates a pool over one target or several: round-robin over the healthy ones, failover on retries, passive
+ * health, and active health checks when `healthCheck` is given (their timers are unref'd; `close()` stops them).
+ * `runtime` passes the proxy's agent (TLS settings) to the checks, and a clock for tests.
+ * @example
+ * const pool = createTargetPool(['http://10.0.0.1:4000', 'http://10.0.0.2:4000'], { healthCheck: { path: '/health' } });
+ * const [target] = pool.candidates(tried);
+ * if (target === undefined) return errorOf(pool.unavailable()); // 503, Retry-After until the next check
+ */
+export function createTargetPool(
+  target: string | URL | readonly (string | URL)[],
+  options?: TargetPoolOptions,
+  runtime: TargetPoolRuntime = {},
+): TargetPool {
+  const urls = resolveTargets(target);
+  return new RoundRobinPool(urls, resolveTargetPoolOptions(options, urls.length), runtime);
+}

@@ -1,0 +1,164 @@
+import { once } from 'node:events';
+import { Agent } from 'node:http';
+import {
+  echoUpstream,
+  hangingUpstream,
+  httpUpstream,
+  refusingUpstream,
+  statusUpstream,
+  type Upstream,
+} from '@gateway-errors/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHealthChecker, type HealthChecker, type HealthCheckResult, resolveHealthCheck } from '../src/health.js';
+
+const upstreams: Upstream[] = [];
+let checker: HealthChecker | undefined;
+afterEach(async () => {
+  checker?.close();
+  checker = undefined;
+  await Promise.all(upstreams.splice(0).map((u) => u.close()));
+});
+
+async function start(make: () => Promise<Upstream>): Promise<Upstream> {
+  const upstream = await make();
+  upstreams.push(upstream);
+  return upstream;
+}
+
+/** Long enough that no second round starts during a test unless the test asks for it. */
+const quiet = { interval: 60_000, timeout: 2000 };
+
+describe('health checks: options', () => {
+  it('has the documented defaults', () => {
+    expect(resolveHealthCheck()).toEqual({ path: '/', interval: 5000, timeout: 2000 });
+  });
+
+  it.each([
+    [{ path: 'health' }, /healthCheck\.path must start with a single "\/".*such as "\/health"/],
+    [{ path: '//evil.example/x' }, /healthCheck\.path must start with a single "\/"/],
+    [{ path: '/a b' }, /healthCheck\.path must start with a single "\/" and hold no spaces/],
+    [{ interval: 0 }, /healthCheck\.interval must be a positive number, such as 5000; got 0/],
+    [
+      { interval: 1000, timeout: 5000 },
+      /timeout \(5000\) is longer than healthCheck\.interval \(1000\); shorten timeout/,
+    ],
+    [{ intervall: 5 }, /healthCheck has no option "intervall"\. Did you mean "interval"\?/],
+  ])('rejects %o', (options, message) => {
+    expect(() => resolveHealthCheck(options as object)).toThrow(message);
+  });
+});
+
+describe('health checks over real sockets', () => {
+  it('presumes targets healthy, then keeps them so when they answer 2xx', async () => {
+    const up = await start(echoUpstream);
+    const target = new URL(up.url);
+    checker = createHealthChecker([target], quiet);
+    const changes: HealthCheckResult[] = [];
+    checker.on('change', (change) => changes.push(change));
+    expect(checker.isHealthy(target)).toBe(true);
+    await checker.check();
+    expect(checker.isHealthy(target)).toBe(true);
+    expect(up.requests).toBe(1);
+    expect(changes).toEqual([]);
+  });
+
+  it.each([
+    ['a refused connection', refusingUpstream, { code: 'ECONNREFUSED' }],
+    ['a 503 answer', () => statusUpstream({ status: 503 }), { status: 503 }],
+    ['a 404 answer', () => statusUpstream({ status: 404 }), { status: 404 }],
+    ['no answer within the timeout', hangingUpstream, { code: 'ETIMEDOUT' }],
+  ])('marks a target down on %s', async (_name, make, detail) => {
+    const down = await start(make);
+    const target = new URL(down.url);
+    checker = createHealthChecker([target], { interval: 60_000, timeout: 200 });
+    const [change] = (await once(checker, 'change')) as [HealthCheckResult];
+    expect(change).toEqual({ target, healthy: false, ...detail });
+    expect(checker.isHealthy(target)).toBe(false);
+  });
+
+  it('checks every target of the list independently', async () => {
+    const healthy = await start(echoUpstream);
+    const down = await start(refusingUpstream);
+    checker = createHealthChecker([new URL(healthy.url), new URL(down.url)], quiet);
+    await checker.check();
+    expect(checker.isHealthy(new URL(healthy.url))).toBe(true);
+    expect(checker.isHealthy(new URL(down.url))).toBe(false);
+  });
+
+  it('sees a target recover on a later round, and reports both changes', async () => {
+    let status = 503;
+    const flapping = await start(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        res.writeHead(status).end();
+      }),
+    );
+    const target = new URL(flapping.url);
+    checker = createHealthChecker([target], { interval: 30, timeout: 25 });
+    const [down] = (await once(checker, 'change')) as [HealthCheckResult];
+    expect(down).toMatchObject({ healthy: false, status: 503 });
+    status = 200;
+    const [up] = (await once(checker, 'change')) as [HealthCheckResult];
+    expect(up).toMatchObject({ healthy: true, status: 200 });
+    expect(checker.isHealthy(target)).toBe(true);
+  });
+
+  it('requests the check path below the target’s own path, with a query', async () => {
+    const seen: string[] = [];
+    const up = await start(() =>
+      httpUpstream((req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers['user-agent']}`);
+        res.end();
+      }),
+    );
+    checker = createHealthChecker([new URL(`${up.url}/v1/`)], { ...quiet, path: '/health?deep=1' });
+    await checker.check();
+    expect(seen).toEqual(['GET /v1/health?deep=1 gateway-errors health check']);
+  });
+
+  it('uses the agent it is given (the proxy’s, with its TLS settings)', async () => {
+    const up = await start(echoUpstream);
+    const agent = new Agent({ keepAlive: true });
+    let created = 0;
+    agent.on('free', () => created++);
+    checker = createHealthChecker([new URL(up.url)], quiet, { agent });
+    await checker.check();
+    expect(created).toBe(1);
+    agent.destroy();
+  });
+
+  it('knows when the next results come: the next round plus its timeout', async () => {
+    const up = await start(echoUpstream);
+    checker = createHealthChecker([new URL(up.url)], { interval: 10_000, timeout: 1000 });
+    await checker.check();
+    const next = checker.nextCheckIn();
+    expect(next).toBeGreaterThan(9000);
+    expect(next).toBeLessThanOrEqual(11_000);
+  });
+
+  it('keeps no timer alive and stops checking once closed', async () => {
+    const up = await start(echoUpstream);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    checker = createHealthChecker([new URL(up.url)], { interval: 20, timeout: 15 });
+    await checker.check();
+    expect(timers()).toBe(before); // the interval timer is unref'd
+    checker.close();
+    const seen = up.requests;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(up.requests).toBe(seen);
+    expect(await checker.check()).toBeUndefined();
+  });
+
+  it('destroys a check still in flight when closed', async () => {
+    const hanging = await start(hangingUpstream);
+    checker = createHealthChecker([new URL(hanging.url)], quiet);
+    while (hanging.requests === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const changes: HealthCheckResult[] = [];
+    checker.on('change', (change) => changes.push(change));
+    checker.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(changes).toEqual([]);
+    expect(checker.isHealthy(new URL(hanging.url))).toBe(true);
+  });
+});
