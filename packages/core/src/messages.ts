@@ -33,6 +33,8 @@ export interface Messages {
   retryIn: string;
   /** When nothing is known about when to try again. */
   retrySoon: string;
+  /** What the countdown says once the wait is over. */
+  retryReady: string;
   /** The label of the retry link. */
   retryNow: string;
   /** The label before the support reference id. */
@@ -84,6 +86,7 @@ const en: Messages = {
   notYourFault: 'This is not a problem with your device or your connection.',
   retryIn: 'Please try again {time}.',
   retrySoon: 'Please try again in a few moments.',
+  retryReady: 'You can try again now.',
   retryNow: 'Try again',
   reference: 'Reference',
   referenceHint: 'If you contact support, please quote this reference.',
@@ -125,6 +128,7 @@ const es: MessageOverrides = {
   notYourFault: 'No es un problema de tu dispositivo ni de tu conexión.',
   retryIn: 'Vuelve a intentarlo {time}.',
   retrySoon: 'Vuelve a intentarlo dentro de unos momentos.',
+  retryReady: 'Ya puedes volver a intentarlo.',
   retryNow: 'Reintentar',
   reference: 'Referencia',
   referenceHint: 'Si contactas con soporte, indica esta referencia.',
@@ -167,6 +171,7 @@ const fr: MessageOverrides = {
   notYourFault: 'Le problème ne vient ni de votre appareil ni de votre connexion.',
   retryIn: 'Veuillez réessayer {time}.',
   retrySoon: 'Veuillez réessayer dans quelques instants.',
+  retryReady: 'Vous pouvez réessayer maintenant.',
   retryNow: 'Réessayer',
   reference: 'Référence',
   referenceHint: 'Si vous contactez l’assistance, indiquez cette référence.',
@@ -209,6 +214,7 @@ const de: MessageOverrides = {
   notYourFault: 'Das liegt nicht an Ihrem Gerät oder Ihrer Verbindung.',
   retryIn: 'Bitte versuchen Sie es {time} erneut.',
   retrySoon: 'Bitte versuchen Sie es in wenigen Augenblicken erneut.',
+  retryReady: 'Sie können es jetzt erneut versuchen.',
   retryNow: 'Erneut versuchen',
   reference: 'Referenz',
   referenceHint: 'Bitte nennen Sie diese Referenz, wenn Sie den Support kontaktieren.',
@@ -250,6 +256,7 @@ const pt: MessageOverrides = {
   notYourFault: 'Não é um problema do seu dispositivo nem da sua ligação.',
   retryIn: 'Tente novamente {time}.',
   retrySoon: 'Tente novamente daqui a alguns momentos.',
+  retryReady: 'Já pode tentar novamente.',
   retryNow: 'Tentar novamente',
   reference: 'Referência',
   referenceHint: 'Se contactar o suporte, indique esta referência.',
@@ -291,6 +298,7 @@ const ja: MessageOverrides = {
   notYourFault: 'お使いの端末や接続の問題ではありません。',
   retryIn: '{time}にもう一度お試しください。',
   retrySoon: 'しばらくしてからもう一度お試しください。',
+  retryReady: '今すぐ再試行できます。',
   retryNow: '再試行',
   reference: '参照番号',
   referenceHint: 'サポートにお問い合わせの際は、この参照番号をお伝えください。',
@@ -330,6 +338,7 @@ const zh: MessageOverrides = {
   notYourFault: '这不是您的设备或网络连接的问题。',
   retryIn: '请{time}重试。',
   retrySoon: '请稍后重试。',
+  retryReady: '现在可以重试了。',
   retryNow: '重试',
   reference: '参考编号',
   referenceHint: '联系客服时，请提供此参考编号。',
@@ -363,4 +372,73 @@ export function mergeMessages(base: Messages, overrides: MessageOverrides | unde
     merged[key] = typeof value === 'object' && typeof current === 'object' ? { ...current, ...value } : value;
   }
   return merged as unknown as Messages;
+}
+
+/** A BCP 47 language tag as browsers send them: `en`, `pt-BR`, `zh-Hant-TW`. */
+const languageTag = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/;
+
+const messageKeys = Object.keys(en) as (keyof Messages)[];
+const copyKeys: readonly (keyof PageCopy)[] = ['title', 'heading', 'description'];
+
+/**
+ * Checks one language's overrides at construction: a misspelt key or a wrong type would otherwise fall back to
+ * English in silence, in front of visitors.
+ */
+function checkOverrides(locale: string, overrides: unknown): void {
+  const where = `gateway-errors: messages["${locale}"]`;
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new TypeError(`${where} must be an object of messages, such as { retryNow: 'Try again' }.`);
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const known = en[key as keyof Messages];
+    if (known === undefined) {
+      throw new TypeError(`${where} has no message "${key}". Known messages: ${messageKeys.join(', ')}.`);
+    }
+    if (typeof known === 'string') {
+      if (typeof value !== 'string') throw new TypeError(`${where}.${key} must be a string.`);
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) {
+      throw new TypeError(`${where}.${key} must be an object with any of ${copyKeys.join(', ')}.`);
+    }
+    for (const [field, text] of Object.entries(value)) {
+      if (!copyKeys.includes(field as keyof PageCopy)) {
+        throw new TypeError(`${where}.${key} has no field "${field}". Known fields: ${copyKeys.join(', ')}.`);
+      }
+      if (text !== undefined && typeof text !== 'string') {
+        throw new TypeError(`${where}.${key}.${field} must be a string.`);
+      }
+    }
+  }
+  const retryIn = (overrides as MessageOverrides).retryIn;
+  if (retryIn !== undefined && !retryIn.includes('{time}')) {
+    throw new TypeError(`${where}.retryIn must contain {time}, where the page puts "in 30 seconds".`);
+  }
+}
+
+/**
+ * Every language the pages speak: the built-in ones and any the `messages` option adds, each complete. A language a
+ * user adds inherits from the built-in one with the same primary tag (`pt-BR` from `pt`), then from English.
+ */
+export function resolveMessages(overrides: Readonly<Record<string, MessageOverrides>> = {}): Map<string, Messages> {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+    throw new TypeError(
+      "gateway-errors: messages must be an object keyed by language tag, such as { fr: { retryNow: 'Réessayer' } }.",
+    );
+  }
+  const byLocale = new Map<string, Messages>();
+  for (const locale of new Set([...Object.keys(builtInMessages), ...Object.keys(overrides)])) {
+    if (!languageTag.test(locale)) {
+      throw new TypeError(
+        `gateway-errors: messages key "${locale}" is not a BCP 47 language tag. Use a tag such as "en", "fr" or "pt-BR".`,
+      );
+    }
+    const given = overrides[locale];
+    if (given !== undefined) checkOverrides(locale, given);
+    const primary = locale.split('-')[0]?.toLowerCase() ?? '';
+    const builtIn = mergeMessages(englishMessages, builtInMessages[primary]);
+    byLocale.set(locale, Object.freeze(mergeMessages(builtIn, given)));
+  }
+  return byLocale;
 }

@@ -7,12 +7,14 @@ export type ResponseFormat = 'html' | 'problem' | 'text';
  * Offered in this order, so that a bare `*\/*` (curl, most HTTP libraries) gets plain text: browsers always name
  * text/html, and API clients name JSON.
  */
-const offered = ['text/plain', 'text/html', 'application/problem+json', 'application/json'];
+const offered = ['text/plain', 'text/html', 'application/problem+json', 'application/json', 'application/xhtml+xml'];
 const formatOf: Readonly<Record<string, ResponseFormat>> = {
   'text/plain': 'text',
   'text/html': 'html',
   'application/problem+json': 'problem',
   'application/json': 'problem',
+  // A client that names XHTML alone reads HTML too; we answer text/html rather than nothing useful.
+  'application/xhtml+xml': 'html',
 };
 
 /** Few distinct Accept headers exist in practice; remember the answers, within a bound. */
@@ -25,7 +27,11 @@ function remember<T>(map: Map<string, T>, key: string, value: T): T {
   return value;
 }
 
-/** The format for an Accept header. Never "not acceptable": a client that accepts none of ours gets text. */
+/**
+ * The format for an Accept header (RFC 9110 §12.5.1), by the client's own preferences and their order. Never "not
+ * acceptable": RFC 9110 §12.5.1 lets a server ignore Accept rather than answer 406, and an error page is better than
+ * a second error, so a client that accepts none of ours (or sends no Accept) gets text.
+ */
 export function negotiateFormat(accept: string | undefined): ResponseFormat {
   if (accept === undefined || accept === '') return 'text';
   const known = cache.get(accept);

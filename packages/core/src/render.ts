@@ -20,47 +20,75 @@ export interface RenderedError {
 export interface SiteLocals {
   /** Shown in the header and the title. */
   siteName?: string | undefined;
-  /** A `data:` image URL (a URL elsewhere would be a request from a failing site), shown in the header. */
+  /** A `data:image/...` URL (a URL elsewhere would be a request to a failing site), shown in the header. */
   logoUrl?: string | undefined;
   /** The home link. */
   homeUrl: string;
   /** An optional link to a status page. */
   statusPageUrl?: string | undefined;
-  /** An optional support link (`mailto:` or `https:`). */
+  /** An optional support link (`mailto:`, `tel:`, `https:` or a path). */
   contactUrl?: string | undefined;
 }
 
 /** Everything rendering needs that does not change between requests; built once by the responder. */
 export interface RenderSettings {
+  /** The compiled templates. */
   readonly templates: TemplateSet;
+  /** Whether diagnostics are shown. */
   readonly development: boolean;
+  /** Our name in Proxy-Status. */
   readonly proxyName: string;
+  /** The Retry-After policy. */
   readonly retryAfter: ResolvedRetryAfterPolicy;
+  /** The site's names and links. */
   readonly site: Readonly<SiteLocals>;
+  /** Any other `locals` key, for templates as `page.locals`. */
   readonly locals: Readonly<Record<string, unknown>>;
+  /** Complete messages per language, the default language first. */
   readonly messages: ReadonlyMap<string, Messages>;
+  /** The base URI of problem+json `type`, if any. */
   readonly problemTypeBase: string | undefined;
 }
 
 /** What is known of the client for one response. */
 export interface Audience {
+  /** The negotiated format. */
   readonly format: ResponseFormat;
+  /** The negotiated language, one of the `messages` keys. */
   readonly locale: string;
+  /** The support reference, also sent as X-Request-Id. */
   readonly requestId: string;
+  /** A Content-Security-Policy nonce for the page's inline style and script, already checked to be plain. */
+  readonly nonce?: string | undefined;
 }
 
 /** What templates see as `page`. */
 export interface PageContext {
+  /** The language tag, for `<html lang>`. */
   lang: string;
+  /** The writing direction of that language, for `<html dir>`. */
+  dir: 'ltr' | 'rtl';
+  /** The response status. */
   status: number;
+  /** "Error 502", in the page's language. */
   statusLabel: string;
-  /** The failure's type, for templates that want to say more (`connection_refused`, ...). */
+  /** The failure's RFC 9209 type, for templates that want to say more (`connection_refused`, ...). */
   errorType: string | undefined;
+  /** Whether this is planned maintenance (503 `proxy_internal_response`). */
+  maintenance: boolean;
+  /** The title, heading and description of this kind of page. */
   copy: PageCopy;
+  /** Every message in the page's language. */
   t: Messages;
-  retry: { seconds: number | undefined; text: string };
+  /** When to try again: `seconds` from Retry-After, `text` to show, `ready` once the wait is over. */
+  retry: { seconds: number | undefined; text: string; ready: string };
+  /** The support reference. */
   requestId: string;
+  /** The CSP nonce for inline `<style>` and `<script>`, when one was given. */
+  nonce: string | undefined;
+  /** The site's names and links. */
   site: Readonly<SiteLocals>;
+  /** Any other `locals` key. */
   locals: Readonly<Record<string, unknown>>;
   /** Name/value rows of the development diagnostics panel; absent in production. */
   diagnostics: Array<[string, string]> | undefined;
@@ -72,13 +100,22 @@ export function retryAfterFor(failure: GatewayFailure, policy: ResolvedRetryAfte
   return failure.status >= 502 && failure.status <= 504 ? clampRetryAfter(policy.hint, policy) : undefined;
 }
 
-function templateFor(status: number): PageTemplate {
-  return status === 502 || status === 503 || status === 504 ? (String(status) as PageTemplate) : 'error';
+/**
+ * The status an error response may carry: an error status, never a 2xx page (a soft error to crawlers) or a 3xx
+ * (a redirect to an error URL). Anything else a caller declares becomes 500.
+ */
+export function errorStatus(status: number): number {
+  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
 }
 
-function copyFor(failure: GatewayFailure, t: Messages): PageCopy {
+/** The page template of a status. */
+export function templateFor(status: number): PageTemplate {
+  return status === 502 ? '502' : status === 503 ? '503' : status === 504 ? '504' : 'error';
+}
+
+function copyFor(failure: GatewayFailure, status: number, t: Messages): PageCopy {
   if (failure.type === 'proxy_internal_response') return t.maintenance;
-  switch (failure.status) {
+  switch (status) {
     case 502:
       return t.badGateway;
     case 503:
@@ -92,35 +129,79 @@ function copyFor(failure: GatewayFailure, t: Messages): PageCopy {
 
 const relativeTimeFormats = new Map<string, Intl.RelativeTimeFormat>();
 
-/** "in 30 seconds", "dans 5 minutes", "2 時間後": the largest unit that keeps the number readable. */
+/**
+ * "in 30 seconds", "dans 5 minutes", "2 時間後": the largest unit that keeps the number readable, rounded up so the
+ * page never promises less wait than Retry-After asks for. The page's countdown script counts the same way.
+ */
 export function relativeTime(seconds: number, locale: string): string {
   let format = relativeTimeFormats.get(locale);
   if (format === undefined) {
     format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
-    relativeTimeFormats.set(locale, format);
+    if (relativeTimeFormats.size < 64) relativeTimeFormats.set(locale, format);
   }
   if (seconds < 90) return format.format(seconds, 'second');
-  if (seconds < 90 * 60) return format.format(Math.round(seconds / 60), 'minute');
-  if (seconds < 36 * 3600) return format.format(Math.round(seconds / 3600), 'hour');
-  return format.format(Math.round(seconds / 86400), 'day');
+  if (seconds < 90 * 60) return format.format(Math.ceil(seconds / 60), 'minute');
+  if (seconds < 36 * 3600) return format.format(Math.ceil(seconds / 3600), 'hour');
+  return format.format(Math.ceil(seconds / 86400), 'day');
 }
 
-/** The cause chain as "Name [CODE]: message" lines, for development diagnostics only. */
+/** Scripts written right to left, by primary language tag (and the Arabic-script forms of a few others). */
+const rightToLeft = /^(?:ar|arc|ckb|dv|fa|he|iw|ks|ps|sd|syr|ug|ur|yi|ku-arab|pa-arab)(?:-|$)/i;
+
+/** Strings derived from one language's messages, computed on first use and kept: the same few recur all day. */
+interface LocaleText {
+  readonly dir: 'ltr' | 'rtl';
+  readonly statusLabels: Map<number, string>;
+  readonly retryTexts: Map<number, string>;
+}
+const localeTexts = new WeakMap<Messages, LocaleText>();
+
+function localeTextOf(t: Messages, locale: string): LocaleText {
+  let text = localeTexts.get(t);
+  if (text === undefined) {
+    text = { dir: rightToLeft.test(locale) ? 'rtl' : 'ltr', statusLabels: new Map(), retryTexts: new Map() };
+    localeTexts.set(t, text);
+  }
+  return text;
+}
+
+function cached<K>(map: Map<K, string>, key: K, make: () => string): string {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    if (map.size >= 256) map.clear();
+    map.set(key, value);
+  }
+  return value;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Control characters (and the line breaks that would let a value fake another line of the text format) as visible
+ * `\uXXXX` escapes: diagnostics carry messages from the network.
+ */
+function printable(text: string): string {
+  return text.replace(unprintable, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** The cause chain as "Name [CODE]: message" steps, for development diagnostics only. */
 function causeChain(cause: unknown): string {
-  const lines: string[] = [];
+  const steps: string[] = [];
   const seen = new Set<unknown>();
   let current = cause;
-  while (current !== undefined && current !== null && !seen.has(current) && lines.length < 8) {
+  while (current !== undefined && current !== null && !seen.has(current) && steps.length < 8) {
     seen.add(current);
     if (typeof current !== 'object') {
-      lines.push(String(current));
+      steps.push(String(current));
       break;
     }
     const { name, code, message } = current as { name?: unknown; code?: unknown; message?: unknown };
-    lines.push(`${String(name ?? 'Error')}${code === undefined ? '' : ` [${String(code)}]`}: ${String(message ?? '')}`);
+    steps.push(`${String(name ?? 'Error')}${code === undefined ? '' : ` [${String(code)}]`}: ${String(message ?? '')}`);
     current = (current as { cause?: unknown }).cause;
   }
-  return lines.join(' ← ');
+  return printable(steps.join(' ← '));
 }
 
 function diagnosticsOf(failure: GatewayFailure): Array<[string, string]> {
@@ -142,9 +223,11 @@ function diagnosticsOf(failure: GatewayFailure): Array<[string, string]> {
     ],
     ['Cause', failure.cause === undefined ? undefined : causeChain(failure.cause)],
   ];
-  return rows
-    .filter((row): row is [string, string | number | boolean] => row[1] !== undefined && row[1] !== '')
-    .map(([name, value]) => [name, String(value)]);
+  const shown: Array<[string, string]> = [];
+  for (const [name, value] of rows) {
+    if (value !== undefined && value !== '') shown.push([name, printable(String(value))]);
+  }
+  return shown;
 }
 
 const contentTypes: Readonly<Record<ResponseFormat, string>> = {
@@ -153,37 +236,132 @@ const contentTypes: Readonly<Record<ResponseFormat, string>> = {
   text: 'text/plain; charset=utf-8',
 };
 
+/** The content type of each format, with its charset. */
+export function contentTypeOf(format: ResponseFormat): string {
+  return contentTypes[format];
+}
+
+/**
+ * The headers every generated error carries, whatever its body: caching, Vary, robots, request id, Retry-After and
+ * Proxy-Status. Content-Type, Content-Language and Content-Length describe a body and are added with it.
+ */
+export function errorHeaders(
+  failure: GatewayFailure,
+  audience: Audience,
+  settings: RenderSettings,
+  seconds: number | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    // RFC 9111 §5.2.2.5: no cache, shared or private, may keep an error we generated.
+    'cache-control': 'no-store',
+    // RFC 9110 §12.5.5: the body depends on Accept (format) and Accept-Language (words).
+    vary: 'Accept, Accept-Language',
+    'x-robots-tag': 'noindex',
+    'x-request-id': audience.requestId,
+  };
+  // RFC 9110 §10.2.3, delay-seconds only: a delay does not depend on the client's clock.
+  if (seconds !== undefined) headers['retry-after'] = String(seconds);
+  if (failure.type !== undefined || failure.receivedStatus !== undefined) {
+    headers['proxy-status'] = formatProxyStatus(settings.proxyName, {
+      error: failure.type,
+      receivedStatus: failure.receivedStatus,
+      // RFC 9209 §2.1.5 details can reveal internals: development only.
+      details: settings.development && failure.cause !== undefined ? causeChain(failure.cause) : undefined,
+    });
+  }
+  return headers;
+}
+
+const templateWarnings = new WeakSet<TemplateSet>();
+
+/**
+ * A user's template that throws at request time (when construction-time checks passed) must not turn an error page
+ * into no page: the built-in page is sent instead, and the error reported once as a process warning.
+ */
+function renderPage(templates: TemplateSet, name: PageTemplate, page: PageContext): string {
+  try {
+    return templates.render(name, page);
+  } catch (error) {
+    if (templates.userDir === undefined) throw error;
+    if (!templateWarnings.has(templates)) {
+      templateWarnings.add(templates);
+      process.emitWarning(
+        `gateway-errors: the ${name} page template in ${templates.userDir} threw, so the built-in page was sent: ${(error as Error).message}`,
+        { code: 'GATEWAY_ERRORS_TEMPLATE' },
+      );
+    }
+    return templates.renderDefault(name, page);
+  }
+}
+
+/** What every format says, in the client's language. */
+interface Statement {
+  readonly t: Messages;
+  readonly text: LocaleText;
+  readonly status: number;
+  readonly seconds: number | undefined;
+  readonly copy: PageCopy;
+  readonly retryText: string;
+  readonly diagnostics: Array<[string, string]> | undefined;
+}
+
+function statementOf(failure: GatewayFailure, audience: Audience, settings: RenderSettings): Statement {
+  const t = settings.messages.get(audience.locale) ?? (settings.messages.values().next().value as Messages);
+  const text = localeTextOf(t, audience.locale);
+  const status = errorStatus(failure.status);
+  const seconds = retryAfterFor(failure, settings.retryAfter);
+  return {
+    t,
+    text,
+    status,
+    seconds,
+    copy: copyFor(failure, status, t),
+    retryText:
+      seconds === undefined
+        ? t.retrySoon
+        : cached(text.retryTexts, seconds, () => t.retryIn.replace('{time}', relativeTime(seconds, audience.locale))),
+    diagnostics: settings.development ? diagnosticsOf(failure) : undefined,
+  };
+}
+
+function pageFrom(failure: GatewayFailure, audience: Audience, settings: RenderSettings, said: Statement): PageContext {
+  const { t, text, status } = said;
+  return {
+    lang: audience.locale,
+    dir: text.dir,
+    status,
+    statusLabel: cached(text.statusLabels, status, () => t.statusLabel.replace('{status}', String(status))),
+    errorType: failure.type,
+    maintenance: failure.type === 'proxy_internal_response',
+    copy: said.copy,
+    t,
+    retry: { seconds: said.seconds, text: said.retryText, ready: t.retryReady },
+    requestId: audience.requestId,
+    nonce: audience.nonce,
+    site: settings.site,
+    locals: settings.locals,
+    diagnostics: said.diagnostics,
+  };
+}
+
+/** The `page` templates see, for one failure and one client. */
+export function pageOf(failure: GatewayFailure, audience: Audience, settings: RenderSettings): PageContext {
+  return pageFrom(failure, audience, settings, statementOf(failure, audience, settings));
+}
+
 /**
  * Renders a failure for one client: the status, every header our rules require, and the body in the negotiated
- * format and language. Pure: the same inputs give the same bytes.
+ * format and language. Pure but for memoised strings: the same inputs give the same bytes.
  */
 export function renderFailure(failure: GatewayFailure, audience: Audience, settings: RenderSettings): RenderedError {
-  const t = settings.messages.get(audience.locale) ?? (settings.messages.values().next().value as Messages);
-  const status = failure.status;
-  const seconds = retryAfterFor(failure, settings.retryAfter);
-  const copy = copyFor(failure, t);
-  const retryText =
-    seconds === undefined ? t.retrySoon : t.retryIn.replace('{time}', relativeTime(seconds, audience.locale));
-  const diagnostics = settings.development ? diagnosticsOf(failure) : undefined;
+  const said = statementOf(failure, audience, settings);
+  const { t, status, seconds, copy, retryText, diagnostics } = said;
 
   let body: string;
   if (audience.format === 'html') {
-    const page: PageContext = {
-      lang: audience.locale,
-      status,
-      statusLabel: t.statusLabel.replace('{status}', String(status)),
-      errorType: failure.type,
-      copy,
-      t,
-      retry: { seconds, text: retryText },
-      requestId: audience.requestId,
-      site: settings.site,
-      locals: settings.locals,
-      diagnostics,
-    };
-    body = settings.templates.render(templateFor(status), page);
+    body = renderPage(settings.templates, templateFor(status), pageFrom(failure, audience, settings, said));
   } else if (audience.format === 'problem') {
-    // RFC 9457 §3.1: with no problem type of our own, `about:blank` and the status phrase as the title.
+    // RFC 9457 §3.1: `about:blank` and the status phrase as the title when the type means nothing more.
     const problem: Record<string, unknown> = {
       type:
         failure.type !== undefined && settings.problemTypeBase !== undefined
@@ -192,6 +370,7 @@ export function renderFailure(failure: GatewayFailure, audience: Audience, setti
       title: STATUS_CODES[status] ?? 'Error',
       status,
       detail: copy.description,
+      // RFC 9457 §3.2 extension members.
       errorType: failure.type,
       retryAfter: seconds,
       requestId: audience.requestId,
@@ -199,29 +378,17 @@ export function renderFailure(failure: GatewayFailure, audience: Audience, setti
     if (diagnostics !== undefined) problem.diagnostics = Object.fromEntries(diagnostics);
     body = JSON.stringify(problem);
   } else {
-    const lines = [`${status} ${STATUS_CODES[status] ?? 'Error'}`, '', copy.heading, copy.description];
-    if (status >= 500) lines.push(t.notYourFault);
-    lines.push(retryText, '', `${t.reference}: ${audience.requestId}`);
-    if (diagnostics !== undefined) lines.push('', ...diagnostics.map(([name, value]) => `${name}: ${value}`));
-    body = `${lines.join('\n')}\n`;
+    let lines = `${status} ${STATUS_CODES[status] ?? 'Error'}\n\n${copy.heading}\n${copy.description}\n`;
+    if (status >= 500) lines += `${t.notYourFault}\n`;
+    lines += `${retryText}\n\n${t.reference}: ${audience.requestId}\n`;
+    if (diagnostics !== undefined) lines += `\n${diagnostics.map(([name, value]) => `${name}: ${value}\n`).join('')}`;
+    body = lines;
   }
 
-  const headers: Record<string, string> = {
-    'content-type': contentTypes[audience.format],
-    'content-length': String(Buffer.byteLength(body)),
-    'cache-control': 'no-store',
-    vary: 'Accept, Accept-Language',
-    'x-robots-tag': 'noindex',
-    'x-request-id': audience.requestId,
-  };
+  const headers = errorHeaders(failure, audience, settings, seconds);
+  headers['content-type'] = contentTypes[audience.format];
+  headers['content-length'] = String(Buffer.byteLength(body));
+  // problem+json is data, its words are not the point; a page and a text are in one language.
   if (audience.format !== 'problem') headers['content-language'] = audience.locale;
-  if (seconds !== undefined) headers['retry-after'] = String(seconds);
-  if (failure.type !== undefined || failure.receivedStatus !== undefined) {
-    headers['proxy-status'] = formatProxyStatus(settings.proxyName, {
-      error: failure.type,
-      receivedStatus: failure.receivedStatus,
-      details: settings.development && failure.cause !== undefined ? causeChain(failure.cause) : undefined,
-    });
-  }
   return { status, headers, body };
 }

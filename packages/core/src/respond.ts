@@ -1,13 +1,15 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { appendProxyStatus } from './proxy-status.js';
 import type { RenderedError } from './render.js';
 
 /**
  * Headers that describe a body or a resource we are not sending. Whatever earlier middleware set for the page it
- * meant to serve would now lie about the error page (a stale ETag could even get the error cached as the page).
- * Security and CORS headers, cookies and the like are kept.
+ * meant to serve would now lie about the error page: a stale ETag or Last-Modified could get the error revalidated
+ * as the page, a Content-Encoding would make the client decode plain bytes, a CDN cache directive would get the
+ * error cached, a Link preload would make the page fetch from the failing origin. Security and CORS headers,
+ * cookies and the like are kept.
  */
-const staleHeaders = [
+const staleHeaders: readonly string[] = [
   'etag',
   'last-modified',
   'expires',
@@ -16,13 +18,21 @@ const staleHeaders = [
   'content-range',
   'content-disposition',
   'content-location',
+  'content-language',
   'content-md5',
   'digest',
+  'repr-digest',
+  'content-digest',
   'accept-ranges',
   'location',
   'refresh',
+  'link',
   'transfer-encoding',
   'trailer',
+  'surrogate-control',
+  'cdn-cache-control',
+  'cloudflare-cdn-cache-control',
+  'x-accel-expires',
 ];
 
 /** `Vary` members, merged without duplicates; `*` absorbs everything. */
@@ -57,8 +67,13 @@ export function writeError(req: IncomingMessage, res: ServerResponse, rendered: 
     return;
   }
   if (res.writableEnded || res.destroyed) return;
-  for (const name of staleHeaders) res.removeHeader(name);
+  for (const name of staleHeaders) if (res.hasHeader(name)) res.removeHeader(name);
   res.statusCode = rendered.status;
+  // A reason phrase set for the response that was planned ("OK") would contradict the status. (HTTP/2 has none:
+  // its compatibility response reads it as '' and has no setter.)
+  if (res.statusMessage && res.statusMessage !== STATUS_CODES[rendered.status]) {
+    res.statusMessage = STATUS_CODES[rendered.status] ?? '';
+  }
   for (const [name, value] of Object.entries(rendered.headers)) {
     if (name === 'vary') res.setHeader(name, mergeVary(res.getHeader(name), value));
     else if (name === 'proxy-status') res.setHeader(name, appendProxyStatus(res.getHeader(name), value));

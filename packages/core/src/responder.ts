@@ -1,10 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { classify, clientWentAway } from './classify.js';
 import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
-import { builtInMessages, englishMessages, type MessageOverrides, type Messages, mergeMessages } from './messages.js';
+import { type MessageOverrides, type Messages, resolveMessages } from './messages.js';
 import { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
 import { checkOptions } from './options.js';
-import { type RenderedError, type RenderSettings, renderFailure, retryAfterFor, type SiteLocals } from './render.js';
+import {
+  type Audience,
+  contentTypeOf,
+  errorHeaders,
+  errorStatus,
+  pageOf,
+  type RenderedError,
+  type RenderSettings,
+  renderFailure,
+  retryAfterFor,
+  type SiteLocals,
+  templateFor,
+} from './render.js';
 import { requestIdOf } from './request-id.js';
 import { abortResponse, writeError } from './respond.js';
 import { type RetryAfterPolicy, resolveRetryAfterPolicy } from './retry-after.js';
@@ -22,15 +34,29 @@ export interface RenderRequest {
   requestId: string;
   /** The Retry-After seconds our policy chose, if any. */
   retryAfter: number | undefined;
+  /** The CSP nonce for this response (see the `nonce` option), for an inline script or style of your own. */
+  nonce: string | undefined;
   /** Our default rendering, to adjust rather than replace. */
   defaultRender(): RenderedError;
 }
 
 /**
- * A render hook: return a response to take full control (its headers are laid over ours: `Cache-Control: no-store`,
- * Retry-After, Proxy-Status, X-Request-Id stay unless you replace them), or `undefined` for the default.
+ * A render hook: return `{ status, headers, body }` to take full control, or `undefined` for the default page.
+ * Your headers are laid over ours (`Cache-Control: no-store`, Vary, X-Robots-Tag, X-Request-Id, Retry-After and
+ * Proxy-Status stay unless you replace them); Content-Type defaults to the negotiated format's, Content-Length is
+ * always computed. A status that is not 4xx or 5xx is replaced by the failure's: never a 200 error page, never a
+ * redirect. A hook that throws or returns something else gets the default page, and a process warning once.
  */
-export type RenderHook = (failure: GatewayFailure, request: RenderRequest) => RenderedError | undefined;
+export type RenderHook = (
+  failure: GatewayFailure,
+  request: RenderRequest,
+) => { status: number; headers?: Record<string, string | number>; body: string } | undefined;
+
+/**
+ * Picks the CSP nonce of a response; see {@link ErrorResponseOptions.nonce}. `res` is absent when the caller
+ * renders without a response (`responder.render(failure, req)`).
+ */
+export type NonceSource = (req: IncomingMessage, res: ServerResponse | undefined) => string | undefined;
 
 /** Options of the error response (`gatewayErrors()` in every adapter). Every field is optional. */
 export interface ErrorResponseOptions {
@@ -84,10 +110,21 @@ export interface ErrorResponseOptions {
    */
   trustRequestId?: boolean;
   /**
-   * Take full control of rendering; see {@link RenderHook}.
+   * Take full control of rendering; see {@link RenderHook}. For different pages per route, mount several
+   * responders, each with its own hook or templates.
    * @default undefined
    */
   render?: RenderHook;
+  /**
+   * The Content-Security-Policy nonce the page puts on its inline `<style>` and countdown `<script>`, per request,
+   * so that they run under a strict CSP (`script-src 'nonce-...'`). Without a nonce a strict CSP blocks the
+   * countdown; the page and its retry link still work.
+   * @default the first `'nonce-...'` source in the response's Content-Security-Policy (or -Report-Only) header, as
+   * helmet and its kin set it before the error happens
+   * @example
+   * gatewayErrors({ nonce: (req, res) => res.locals.cspNonce }) // Express, where your middleware keeps the nonce
+   */
+  nonce?: NonceSource;
   /**
    * Also answer errors that are not gateway failures, with the generic page: status 500, or the error's own 5xx
    * `status`. Errors with a 4xx status still pass on.
@@ -107,6 +144,7 @@ const optionNames: readonly (keyof ErrorResponseOptions)[] = [
   'problemTypeBase',
   'trustRequestId',
   'render',
+  'nonce',
   'allErrors',
 ];
 
@@ -120,95 +158,179 @@ export interface ErrorResponder {
   handle(error: unknown, req: IncomingMessage, res: ServerResponse): boolean;
   /** Answers a known failure. */
   send(failure: GatewayFailure, req: IncomingMessage, res: ServerResponse): void;
-  /** Renders without writing: for tests, previews, or a framework that writes its own way. */
-  render(failure: GatewayFailure, req: IncomingMessage): RenderedError;
+  /**
+   * Renders without writing: for tests, previews, or a framework that writes its own way. Give `res` when there is
+   * one: the default `nonce` is read from its Content-Security-Policy.
+   */
+  render(failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError;
   /** The options, resolved and frozen. */
   readonly settings: RenderSettings;
 }
 
-function checkUrl(name: string, value: unknown, schemes: RegExp): string | undefined {
+function checkUrl(name: string, value: unknown, schemes: RegExp, example: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !schemes.test(value)) {
-    throw new TypeError(
-      `gateway-errors: locals.${name} must be a string URL matching ${schemes}, got ${JSON.stringify(value)}.`,
-    );
+    throw new TypeError(`gateway-errors: locals.${name} must be ${example}, got ${JSON.stringify(value)}.`);
   }
   return value;
 }
 
-function resolveSite(locals: ErrorResponseOptions['locals'] = {}): { site: SiteLocals; rest: Record<string, unknown> } {
-  const { siteName, logoUrl, homeUrl, statusPageUrl, contactUrl, ...rest } = locals;
+function resolveSite(locals: unknown): { site: SiteLocals; rest: Record<string, unknown> } {
+  if (locals === undefined) return { site: Object.freeze({ homeUrl: '/' }), rest: Object.freeze({}) };
+  if (typeof locals !== 'object' || locals === null || Array.isArray(locals)) {
+    throw new TypeError("gateway-errors: locals must be an object, such as { siteName: 'Acme', homeUrl: '/' }.");
+  }
+  const { siteName, logoUrl, homeUrl, statusPageUrl, contactUrl, ...rest } = locals as Record<string, unknown>;
   if (siteName !== undefined && typeof siteName !== 'string') {
     throw new TypeError('gateway-errors: locals.siteName must be a string.');
   }
-  if (logoUrl !== undefined && (typeof logoUrl !== 'string' || !/^data:image\//.test(logoUrl))) {
+  if (logoUrl !== undefined && (typeof logoUrl !== 'string' || !/^data:image\/[a-z0-9.+-]+[;,]/i.test(logoUrl))) {
     throw new TypeError(
-      'gateway-errors: locals.logoUrl must be a data:image/... URL. An error page must not load anything from a site that is failing; inline the logo.',
+      'gateway-errors: locals.logoUrl must be a data:image/... URL: an error page must not load anything from a site ' +
+        'that is failing, so inline the logo (for example data:image/svg+xml;base64,...; keep it small).',
     );
   }
-  // A relative or http(s) link; never javascript: or data:, which would run in the page.
-  const link = /^(?:https?:\/\/|\/|\.{0,2}\/|[^:]*$)/;
+  // A path or an http(s) URL; never javascript: or data:, which would run in the page.
+  const link = /^(?:https?:\/\/|\/|\.{1,2}\/|[^:]*$)/i;
   return {
     site: Object.freeze({
       siteName,
       logoUrl,
-      homeUrl: checkUrl('homeUrl', homeUrl, link) ?? '/',
-      statusPageUrl: checkUrl('statusPageUrl', statusPageUrl, link),
-      contactUrl: checkUrl('contactUrl', contactUrl, /^(?:https?:\/\/|mailto:|\/)/),
+      homeUrl: checkUrl('homeUrl', homeUrl, link, 'a path or an http(s) URL') ?? '/',
+      statusPageUrl: checkUrl('statusPageUrl', statusPageUrl, link, 'a path or an http(s) URL'),
+      contactUrl: checkUrl(
+        'contactUrl',
+        contactUrl,
+        /^(?:https?:\/\/|mailto:|tel:|\/)/i,
+        'a mailto:, tel: or http(s) URL, or a path',
+      ),
     }),
     rest: Object.freeze(rest),
   };
 }
 
-function resolveMessages(overrides: ErrorResponseOptions['messages'] = {}): Map<string, Messages> {
-  const byLocale = new Map<string, Messages>();
-  const locales = new Set([...Object.keys(builtInMessages), ...Object.keys(overrides)]);
-  for (const locale of locales) {
-    if (!/^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/.test(locale)) {
-      throw new TypeError(
-        `gateway-errors: messages key "${locale}" is not a BCP 47 language tag such as "en" or "pt-BR".`,
-      );
-    }
-    const builtIn = mergeMessages(englishMessages, builtInMessages[locale.split('-')[0] ?? '']);
-    byLocale.set(locale, Object.freeze(mergeMessages(builtIn, overrides[locale])));
+function checkType(name: string, value: unknown, type: 'boolean' | 'function', example: string): void {
+  if (value !== undefined && typeof value !== type) {
+    throw new TypeError(`gateway-errors: ${name} must be a ${type}, such as ${example}; got ${typeof value}.`);
   }
-  return byLocale;
+}
+
+/** A CSP nonce as RFC 9110-safe base64 (CSP3 nonce-source: base64 or base64url): anything else is not echoed. */
+const plainNonce = /^[A-Za-z0-9+/_-]{1,256}={0,2}$/;
+const nonceSource = /'nonce-([A-Za-z0-9+/_-]+={0,2})'/;
+
+/** The first nonce source of the response's policy: the one helmet and its kin put in script-src and style-src. */
+function nonceFromPolicy(_req: IncomingMessage, res: ServerResponse | undefined): string | undefined {
+  if (res === undefined || typeof res.getHeader !== 'function') return undefined;
+  for (const name of ['content-security-policy', 'content-security-policy-report-only']) {
+    const policy = res.getHeader(name);
+    if (policy === undefined) continue;
+    const found = nonceSource.exec(Array.isArray(policy) ? policy.join(', ') : String(policy));
+    if (found !== null) return found[1];
+  }
+  return undefined;
+}
+
+/** Warns once per responder and reason: a misbehaving hook must not flood the logs, nor go unnoticed. */
+function warner(): (reason: string, message: string) => void {
+  const warned = new Set<string>();
+  return (reason, message) => {
+    if (warned.has(reason)) return;
+    warned.add(reason);
+    process.emitWarning(`gateway-errors: ${message}`, { code: 'GATEWAY_ERRORS_RENDER' });
+  };
+}
+
+/**
+ * Renders every page in every language once, at construction, with the strict path (no fallback): a template that
+ * throws should stop the start-up, not a visitor's request.
+ */
+function warmUp(settings: RenderSettings): void {
+  const cause = Object.assign(new Error('warm-up'), { code: 'ECONNREFUSED' });
+  const failures: GatewayFailure[] = [
+    failureOf('connection_refused', {
+      upstream: 'http://127.0.0.1:1',
+      code: 'ECONNREFUSED',
+      cause,
+      timings: { connect: 1 },
+    }),
+    failureOf('destination_unavailable', { retryAfter: 30 }),
+    failureOf('proxy_internal_response', { retryAfter: 3600 }),
+    failureOf('http_response_timeout'),
+    declaredFailure(503),
+    declaredFailure(500, { cause }),
+  ];
+  for (const locale of settings.messages.keys()) {
+    for (const failure of failures) {
+      for (const nonce of [undefined, 'warm-up']) {
+        const audience: Audience = { format: 'html', locale, requestId: 'warm-up', nonce };
+        const name = templateFor(errorStatus(failure.status));
+        try {
+          settings.templates.render(name, pageOf(failure, audience, settings));
+        } catch (error) {
+          throw new Error(
+            `gateway-errors: the ${name} page fails to render (language ${locale}, from ${settings.templates.fileOf(name)} ` +
+              `in layout ${settings.templates.fileOf('layout')}): ${(error as Error).message}\n` +
+              'Templates see `page` (and the layout `content`); guard optional values such as page.site.statusPageUrl ' +
+              'and page.retry.seconds. See docs/error-pages.md.',
+            { cause: error },
+          );
+        }
+      }
+    }
+  }
+  for (const format of ['problem', 'text'] as const) {
+    renderFailure(
+      failures[0] as GatewayFailure,
+      { format, locale: settings.messages.keys().next().value as string, requestId: 'warm-up' },
+      settings,
+    );
+  }
 }
 
 /**
  * Builds the error responder: validates every option once, compiles the templates and renders each page once so a
- * broken template fails here, at start-up, not in front of a visitor.
+ * broken template or option fails here, at start-up, not in front of a visitor.
  * @example
  * const errors = createErrorResponder({ locals: { siteName: 'Acme' } });
  * server.on('request', (req, res) => fetchSomething().catch((err) => errors.handle(err, req, res) || crash(err)));
  */
 export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorResponder {
   checkOptions(options, optionNames, 'gatewayErrors()');
+  checkType('development', options.development, 'boolean', 'development: true');
+  checkType('trustRequestId', options.trustRequestId, 'boolean', 'trustRequestId: false');
+  checkType('allErrors', options.allErrors, 'boolean', 'allErrors: true');
+  checkType('render', options.render, 'function', '(failure, request) => ({ status, headers, body })');
+  checkType('nonce', options.nonce, 'function', '(req, res) => res.locals.cspNonce');
   const development = options.development ?? process.env.NODE_ENV === 'development';
   const messages = resolveMessages(options.messages);
   const defaultLocale = options.defaultLocale ?? 'en';
   if (!messages.has(defaultLocale)) {
+    const near = [...messages.keys()].find(
+      (key) => key.toLowerCase() === String(defaultLocale).split('-')[0]?.toLowerCase(),
+    );
     throw new TypeError(
-      `gateway-errors: defaultLocale "${defaultLocale}" has no messages. Built in: ${[...messages.keys()].join(', ')}; add others with the messages option.`,
+      `gateway-errors: defaultLocale ${JSON.stringify(defaultLocale)} has no messages.${near === undefined ? '' : ` Did you mean "${near}"?`} ` +
+        `Languages: ${[...messages.keys()].join(', ')}; add one with the messages option, such as messages: { ${JSON.stringify(defaultLocale)}: { ... } }.`,
     );
   }
   // The default language first, so that it is the fallback of every lookup.
   const ordered = new Map([[defaultLocale, messages.get(defaultLocale) as Messages], ...messages]);
   const proxyName = options.proxyName ?? 'gateway-errors';
   if (typeof proxyName !== 'string' || proxyName === '') {
-    throw new TypeError('gateway-errors: proxyName must be a non-empty string.');
+    throw new TypeError("gateway-errors: proxyName must be a non-empty string, such as 'edge-1'.");
   }
-  if (options.render !== undefined && typeof options.render !== 'function') {
-    throw new TypeError('gateway-errors: render must be a function (failure, request) => response | undefined.');
-  }
-  if (options.problemTypeBase !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(options.problemTypeBase)) {
+  if (
+    options.problemTypeBase !== undefined &&
+    (typeof options.problemTypeBase !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(options.problemTypeBase))
+  ) {
     throw new TypeError(
       'gateway-errors: problemTypeBase must be an absolute URI, such as "https://example.com/problems/".',
     );
   }
   const { site, rest } = resolveSite(options.locals);
   const settings: RenderSettings = Object.freeze({
-    templates: loadTemplates(options.templates, development),
+    templates: loadTemplates(options.templates),
     development,
     proxyName,
     retryAfter: resolveRetryAfterPolicy(options.retryAfter),
@@ -220,40 +342,77 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
   const trustRequestId = options.trustRequestId ?? true;
   const negotiateLocale = localeNegotiator([...ordered.keys()], defaultLocale);
   const hook = options.render;
+  const nonceOf = options.nonce ?? nonceFromPolicy;
   const allErrors = options.allErrors ?? false;
+  const warn = warner();
+  warmUp(settings);
 
-  // Render every page once now: a template that throws should stop the start-up, not a visitor's request.
-  for (const status of [502, 503, 504, 500]) {
-    renderFailure(declaredFailure(status), { format: 'html', locale: defaultLocale, requestId: 'warm-up' }, settings);
-  }
-  renderFailure(
-    failureOf('proxy_internal_response'),
-    { format: 'html', locale: defaultLocale, requestId: 'warm-up' },
-    settings,
-  );
-
-  const render = (failure: GatewayFailure, req: IncomingMessage): RenderedError => {
-    const audience = {
-      format: negotiateFormat(req.headers.accept),
+  const render = (failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError => {
+    const format = negotiateFormat(req.headers.accept);
+    let nonce: string | undefined;
+    if (format === 'html' || hook !== undefined) {
+      const given = nonceOf(req, res);
+      if (given !== undefined && given !== '') {
+        if (typeof given === 'string' && plainNonce.test(given)) nonce = given;
+        else
+          warn(
+            'nonce',
+            `the nonce ${JSON.stringify(String(given)).slice(0, 80)} is not base64, so the page does not carry it.`,
+          );
+      }
+    }
+    const audience: Audience = {
+      format,
       locale: negotiateLocale(req.headers['accept-language']),
       requestId: requestIdOf(req, trustRequestId),
+      nonce,
     };
-    const defaultRender = () => renderFailure(failure, audience, settings);
-    if (hook === undefined) return defaultRender();
-    const custom = hook(failure, {
-      req,
-      ...audience,
-      retryAfter: retryAfterFor(failure, settings.retryAfter),
-      defaultRender,
-    });
-    if (custom === undefined) return defaultRender();
-    const base = defaultRender().headers;
-    delete base['content-type'];
-    delete base['content-language'];
-    const headers: Record<string, string> = { ...base };
+    if (hook === undefined) return renderFailure(failure, audience, settings);
+    return renderWithHook(hook, failure, req, audience);
+  };
+
+  const renderWithHook = (
+    hook: RenderHook,
+    failure: GatewayFailure,
+    req: IncomingMessage,
+    audience: Audience,
+  ): RenderedError => {
+    const retryAfter = retryAfterFor(failure, settings.retryAfter);
+    let custom: ReturnType<RenderHook>;
+    try {
+      custom = hook(failure, {
+        req,
+        format: audience.format,
+        locale: audience.locale,
+        requestId: audience.requestId,
+        retryAfter,
+        nonce: audience.nonce,
+        defaultRender: () => renderFailure(failure, audience, settings),
+      });
+    } catch (error) {
+      warn('throw', `the render hook threw, so the default page was sent: ${(error as Error)?.message ?? error}`);
+      return renderFailure(failure, audience, settings);
+    }
+    if (custom === undefined) return renderFailure(failure, audience, settings);
+    if (typeof custom !== 'object' || custom === null || typeof custom.body !== 'string') {
+      warn(
+        'shape',
+        'the render hook must return { status, headers, body } with a string body (synchronously), or undefined; the default page was sent.',
+      );
+      return renderFailure(failure, audience, settings);
+    }
+    const status = errorStatus(custom.status);
+    if (status !== custom.status) {
+      warn(
+        'status',
+        `the render hook returned status ${custom.status}; an error response keeps an error status, so ${failure.status} was sent.`,
+      );
+    }
+    const headers = errorHeaders(failure, audience, settings, retryAfter);
     for (const [name, value] of Object.entries(custom.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    headers['content-type'] ??= contentTypeOf(audience.format);
     headers['content-length'] = String(Buffer.byteLength(custom.body));
-    return { status: custom.status, headers, body: custom.body };
+    return { status: status === custom.status ? status : errorStatus(failure.status), headers, body: custom.body };
   };
 
   const send = (failure: GatewayFailure, req: IncomingMessage, res: ServerResponse): void => {
@@ -261,7 +420,7 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
       abortResponse(res);
       return;
     }
-    writeError(req, res, render(failure, req));
+    writeError(req, res, render(failure, req, res));
   };
 
   return Object.freeze({
