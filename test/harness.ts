@@ -120,7 +120,7 @@ export function expectError(res: Response, expected: ExpectedError): void {
     expect(body).not.toContain(secret);
   }
   if (format === 'html') {
-    expect(body).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(body).toMatch(/^<!doctype html>\n<html lang="en"[ >]/);
     expect(body).toContain(`<title>${status} ${phrase}</title>`);
     expect(body).toContain('<meta name="robots" content="noindex, nofollow">');
     expect(body).toContain(requestId);

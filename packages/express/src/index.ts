@@ -48,6 +48,7 @@ export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandl
 
 interface Layer {
   handle?: { [errorsMark]?: true; stack?: Layer[] };
+  route?: { stack?: Layer[] };
 }
 interface AppLike {
   _router?: { stack?: Layer[] };
@@ -55,19 +56,27 @@ interface AppLike {
   parent?: AppLike;
 }
 
-function holdsErrors(stack: Layer[] | undefined, depth = 0): boolean {
-  if (stack === undefined || depth > 8) return false;
-  return stack.some((layer) => layer.handle?.[errorsMark] === true || holdsErrors(layer.handle?.stack, depth + 1));
+/** Every handler of a router, depth first through Routers and routes: the order Express runs them in. */
+function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0): unknown[] {
+  if (stack === undefined || depth > 8) return into;
+  for (const layer of stack) {
+    into.push(layer.handle);
+    handlersOf(layer.handle?.stack ?? layer.route?.stack, into, depth + 1);
+  }
+  return into;
 }
 
 /**
- * Whether the app (or an app it is mounted in) has `gatewayErrors()`: then the proxy's failures go there through
- * `next(err)`, to be rendered with its templates; otherwise the proxy answers with the defaults. Express 4 keeps
- * its router in `app._router`, Express 5 in `app.router`.
+ * Whether a `gatewayErrors()` will see `handler`'s `next(err)`: one after it in its app (Express runs error handlers
+ * in order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app hides where it
+ * sits). Then failures go there, to be rendered with its options; otherwise the proxy answers with the defaults.
+ * Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
  */
-function hasGatewayErrors(req: IncomingMessage): boolean {
+function hasGatewayErrors(req: IncomingMessage, handler: unknown): boolean {
   for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
-    if (holdsErrors((app._router ?? app.router)?.stack)) return true;
+    const handlers = handlersOf((app._router ?? app.router)?.stack);
+    const after = handlers.slice(handlers.indexOf(handler) + 1);
+    if (after.some((other) => (other as Layer['handle'])?.[errorsMark] === true)) return true;
   }
   return false;
 }
@@ -89,7 +98,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
   const middleware: RequestHandler = (req, res, next) => {
     proxy.forward(req, res).then((error) => {
       if (error === undefined) return;
-      if (hasGatewayErrors(req)) next(error);
+      if (hasGatewayErrors(req, middleware)) next(error);
       else defaultErrorResponder().send(error.failure, req, res);
     }, next);
   };

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 // The behaviour both frameworks share is proven by the scenario matrix in the repository's test/ directory.
 
 const versions = [
-  ['Express 5', express5],
-  ['Express 4', express4 as typeof express5],
+  ['Express 5', express5, '/api/{*rest}'],
+  ['Express 4', express4 as typeof express5, '/api/*'],
 ] as const;
 
 let upstream: Upstream | undefined;
@@ -74,7 +74,7 @@ describe('@gateway-errors/express', () => {
   });
 });
 
-describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_name, express) => {
+describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_name, express, wildcard) => {
   it('on the same app, after the proxy', async () => {
     upstream = await refusingUpstream();
     const app = express();
@@ -121,6 +121,33 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
     const app = express();
     app.use('/v1', router);
     expect(await proxyStatusOf(await listen(app), '/v1/api/x')).toBe(viaErrors);
+  });
+
+  it('after the proxy on a route', async () => {
+    upstream = await refusingUpstream();
+    const app = express();
+    app.all(wildcard, gatewayProxy({ target: upstream.url }));
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaErrors);
+  });
+
+  it('mounted before the proxy it never sees the error: the proxy answers with the defaults instead', async () => {
+    // Express runs error handlers in order, so without this check the error would skip it and reach Express's own
+    // handler: the right status, but a bare page (with the stack outside production).
+    upstream = await refusingUpstream();
+    const app = express();
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaDefaults);
+  });
+
+  it('one before and one after the proxy: the one after answers', async () => {
+    upstream = await refusingUpstream();
+    const app = express();
+    app.use(gatewayErrors({ proxyName: 'early' }));
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaErrors);
   });
 
   it('none mounted: the proxy answers with the defaults, and the next error handler is not called', async () => {
