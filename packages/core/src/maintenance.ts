@@ -1,0 +1,259 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import { failureOf, type GatewayFailure } from './failure.js';
+import { checkOptions } from './options.js';
+
+/** Who still reaches the site during maintenance. */
+export interface MaintenanceAllowList {
+  /**
+   * Paths answered as usual. A string matches that path and everything below it (`'/status'` matches `/status`
+   * and `/status/db`, not `/statuses`); a RegExp is tested against the path without its query.
+   * @default []
+   */
+  paths?: readonly (string | RegExp)[];
+  /**
+   * Client addresses let through: an exact match on the socket's address (`::ffff:10.0.0.1` is matched as
+   * `10.0.0.1`). X-Forwarded-For is not read: behind a load balancer every request comes from its address, and
+   * listing that address would let everyone in.
+   * @default []
+   */
+  ips?: readonly string[];
+  /**
+   * A header and its secret value; requests that carry it pass (operators checking the site before reopening it).
+   * The value is compared in constant time.
+   * @default undefined
+   */
+  header?: { name: string; value: string };
+}
+
+/** Options of maintenance mode. */
+export interface MaintenanceOptions {
+  /**
+   * On or off. A function is asked on every request, so maintenance can be switched at run time without a
+   * restart (a flag in memory, a file, an environment variable); `gate.enabled = ...` switches it too.
+   * @default true
+   */
+  enabled?: boolean | (() => boolean);
+  /**
+   * When the window is expected to end: a Date, a date string (ISO 8601 or an HTTP-date), or milliseconds since
+   * the epoch. Sent as Retry-After, in seconds from now. Maintenance does not end by itself when the time comes;
+   * a window that runs over sends the usual short hint.
+   * @default undefined (Retry-After is the short hint)
+   */
+  until?: Date | string | number;
+  /**
+   * Who still gets through.
+   * @default {}
+   */
+  allow?: MaintenanceAllowList;
+}
+
+/** Maintenance mode, decided per request. */
+export interface MaintenanceGate {
+  /**
+   * The failure to answer `req` with (503 proxy_internal_response, Retry-After until `until`), or `undefined` when
+   * maintenance is off or `req` is allowed through.
+   */
+  check(req: IncomingMessage): GatewayFailure | undefined;
+  /** Whether maintenance is on now. Setting it (a flag or a function) replaces the `enabled` option. */
+  get enabled(): boolean;
+  set enabled(value: boolean | (() => boolean));
+  /** The expected end. Setting it (a Date, a date string, epoch milliseconds, or undefined) is validated. */
+  get until(): Date | undefined;
+  set until(value: Date | string | number | undefined);
+}
+
+interface ResolvedAllowList {
+  readonly prefixes: readonly string[];
+  readonly patterns: readonly RegExp[];
+  readonly ips: ReadonlySet<string>;
+  readonly header: { readonly name: string; readonly digest: Buffer } | undefined;
+}
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * The address as we compare it: IPv4-mapped IPv6 as plain IPv4, IPv6 in its canonical form (the URL parser
+ * compresses zeros and lower-cases), IPv4 as is.
+ */
+function canonicalIp(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped !== null) return mapped[1] as string;
+  if (isIP(address) === 6) return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  return address;
+}
+
+function resolveUntil(value: unknown): Date | undefined {
+  if (value === undefined) return undefined;
+  const at =
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === 'string'
+        ? Date.parse(value)
+        : typeof value === 'number'
+          ? value
+          : Number.NaN;
+  if (!Number.isFinite(at)) {
+    throw new TypeError(
+      `gateway-errors: maintenance until must be a Date, a date string such as "2030-01-01T06:00:00Z", or epoch milliseconds; got ${JSON.stringify(value)}.`,
+    );
+  }
+  return new Date(at);
+}
+
+function resolveEnabled(value: unknown): () => boolean {
+  if (typeof value === 'function') return value as () => boolean;
+  if (typeof value === 'boolean') return () => value;
+  throw new TypeError(
+    `gateway-errors: maintenance enabled must be true, false, or a function that returns one; got ${typeof value}.`,
+  );
+}
+
+function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
+  checkOptions(allow, ['paths', 'ips', 'header'], 'maintenance() allow');
+  const paths = allow.paths ?? [];
+  if (!Array.isArray(paths))
+    throw new TypeError('gateway-errors: maintenance allow.paths must be a list, such as ["/status"].');
+  const prefixes: string[] = [];
+  const patterns: RegExp[] = [];
+  for (const path of paths) {
+    if (path instanceof RegExp) patterns.push(path);
+    else if (typeof path === 'string' && path.startsWith('/')) prefixes.push(path.replace(/\/+$/, '') || '/');
+    else {
+      throw new TypeError(
+        `gateway-errors: maintenance allow.paths entries must be paths starting with "/" or RegExps; got ${JSON.stringify(path)}.`,
+      );
+    }
+  }
+  const ips = allow.ips ?? [];
+  if (!Array.isArray(ips))
+    throw new TypeError('gateway-errors: maintenance allow.ips must be a list, such as ["10.0.0.5"].');
+  for (const ip of ips) {
+    if (typeof ip !== 'string' || isIP(ip) === 0) {
+      throw new TypeError(
+        `gateway-errors: maintenance allow.ips entries must be IP addresses such as "10.0.0.5" or "::1" (no ranges); got ${JSON.stringify(ip)}.`,
+      );
+    }
+  }
+  let header: ResolvedAllowList['header'];
+  if (allow.header !== undefined) {
+    checkOptions(allow.header, ['name', 'value'], 'maintenance() allow.header');
+    const { name, value } = allow.header;
+    if (typeof name !== 'string' || !headerName.test(name)) {
+      throw new TypeError(
+        `gateway-errors: maintenance allow.header.name must be a header name such as "x-maintenance-bypass"; got ${JSON.stringify(name)}.`,
+      );
+    }
+    if (typeof value !== 'string' || value.length < 16) {
+      throw new TypeError(
+        'gateway-errors: maintenance allow.header.value must be a secret string of at least 16 characters (a random token).',
+      );
+    }
+    header = Object.freeze({ name: name.toLowerCase(), digest: digest(value) });
+  }
+  return Object.freeze({
+    prefixes: Object.freeze(prefixes),
+    patterns: Object.freeze(patterns),
+    ips: new Set(ips.map(canonicalIp)),
+    header,
+  });
+}
+
+/**
+ * The request's path in the form the upstream will see it, or `undefined` when it is not in normal form: dot
+ * segments (`/status/../admin`), backslashes or an encoded slash could make an allowed prefix match while the
+ * upstream serves something else, so such a path is never allowed through.
+ */
+function normalPath(req: IncomingMessage): string | undefined {
+  const raw = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const path = raw.split('?', 1)[0] as string;
+  if (!path.startsWith('/') || path.includes('\\') || /%2f|%5c|%2e/i.test(path)) return undefined;
+  let normal: string;
+  try {
+    normal = new URL(path, 'http://host').pathname;
+  } catch {
+    return undefined;
+  }
+  return normal === path ? path : undefined;
+}
+
+class Gate implements MaintenanceGate {
+  #enabled: () => boolean;
+  #until: Date | undefined;
+  readonly #allow: ResolvedAllowList;
+  readonly #now: () => number;
+
+  constructor(options: MaintenanceOptions, now: () => number) {
+    checkOptions(options, ['enabled', 'until', 'allow'], 'maintenance()');
+    this.#enabled = resolveEnabled(options.enabled ?? true);
+    this.#until = resolveUntil(options.until);
+    this.#allow = resolveAllow(options.allow);
+    this.#now = now;
+  }
+
+  get enabled(): boolean {
+    return this.#enabled() === true;
+  }
+
+  set enabled(value: boolean | (() => boolean)) {
+    this.#enabled = resolveEnabled(value);
+  }
+
+  get until(): Date | undefined {
+    return this.#until;
+  }
+
+  set until(value: Date | string | number | undefined) {
+    this.#until = resolveUntil(value);
+  }
+
+  check(req: IncomingMessage): GatewayFailure | undefined {
+    if (!this.enabled || this.#allowed(req)) return undefined;
+    const left = this.#until === undefined ? 0 : this.#until.getTime() - this.#now();
+    // RFC 9110 §10.2.3: Retry-After in seconds; once the window has run over, the responder's short hint applies.
+    return failureOf('proxy_internal_response', { retryAfter: left > 0 ? Math.ceil(left / 1000) : undefined });
+  }
+
+  #allowed(req: IncomingMessage): boolean {
+    const { prefixes, patterns, ips, header } = this.#allow;
+    if (ips.size > 0) {
+      const address = req.socket?.remoteAddress;
+      if (address !== undefined && ips.has(canonicalIp(address))) return true;
+    }
+    if (header !== undefined) {
+      const given = req.headers[header.name];
+      // Hashing first makes both sides 32 bytes, so neither the value nor its length leaks through timing.
+      if (typeof given === 'string' && timingSafeEqual(digest(given), header.digest)) return true;
+    }
+    if (prefixes.length > 0 || patterns.length > 0) {
+      const path = normalPath(req);
+      if (path === undefined) return false;
+      for (const prefix of prefixes) {
+        if (prefix === '/' || path === prefix || path.startsWith(`${prefix}/`)) return true;
+      }
+      for (const pattern of patterns) {
+        pattern.lastIndex = 0;
+        if (pattern.test(path)) return true;
+      }
+    }
+    return false;
+  }
+}
+
+/**
+ * Creates a maintenance gate: validated once, asked once per request. Adapters wrap it as `maintenance(options)`
+ * middleware; the page is the 503 template with the maintenance copy. `now` (wall-clock milliseconds) is for tests.
+ * @example
+ * const gate = createMaintenance({ until: '2030-01-01T06:00:00Z', allow: { ips: ['10.0.0.5'], paths: ['/health'] } });
+ * const failure = gate.check(req);
+ * if (failure) return errors.send(failure, req, res); // 503, Retry-After until 06:00
+ * gate.enabled = false; // reopen
+ */
+export function createMaintenance(options: MaintenanceOptions = {}, now: () => number = Date.now): MaintenanceGate {
+  return new Gate(options, now);
+}
