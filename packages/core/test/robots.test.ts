@@ -143,7 +143,7 @@ describe('robots.txt over real sockets', () => {
     const url = await gateway(robots, () => target);
     const live = await get(`${url}/robots.txt`);
     expect(live).toMatchObject({ status: 200, body: realRobots });
-    expect(robots.lastGood('127.0.0.1:' + new URL(url).port)?.body.toString()).toBe(realRobots);
+    expect(robots.lastGood(`127.0.0.1:${new URL(url).port}`)?.body.toString()).toBe(realRobots);
     target = dead.url;
     const standIn = await get(`${url}/robots.txt`);
     expect(standIn.status).toBe(200);
