@@ -13,6 +13,7 @@ import {
   slowHeadUpstream,
   stallMidBodyUpstream,
   statusUpstream,
+  testCA,
   tlsUpstream,
 } from '@gateway-errors/testing';
 import request from 'supertest';
@@ -102,6 +103,22 @@ describe.each(adapters)('$name: proxy failures', (adapter) => {
     const res = await request(url).get('/api/x').set('Accept', jsonAccept);
     expectError(res, { status: 502, format: 'problem', type: 'tls_certificate_error' });
     expect(upstream.requests).toBe(0);
+  });
+
+  it.each([
+    ['expired', 'tls_certificate_error'],
+    ['wrongHost', 'tls_certificate_error'],
+  ] as const)('a %s certificate from a trusted CA: 502 %s', async (certificate, type) => {
+    const { url } = await h.gateway(() => tlsUpstream({ certificate }), { tls: { ca: testCA } });
+    const res = await request(url).get('/api/x').set('Accept', jsonAccept);
+    expectError(res, { status: 502, format: 'problem', type });
+  });
+
+  it('a valid certificate from a trusted private CA is proxied', async () => {
+    const { url } = await h.gateway(() => tlsUpstream({ certificate: 'valid' }), { tls: { ca: testCA } });
+    const res = await request(url).get('/api/x');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('ok\n');
   });
 
   it('passes a valid upstream 503 through, with its validated Retry-After', async () => {
