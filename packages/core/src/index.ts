@@ -51,3 +51,39 @@ export {
 } from './retry-after.js';
 export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
 export { defaultTemplatesDir } from './templates.js';
+export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './backoff.js';
+export {
+  type BreakerEvents,
+  type BreakerOptions,
+  type BreakerPermit,
+  type BreakerReason,
+  type BreakerState,
+  type BreakerStateChange,
+  type CircuitBreaker,
+  createBreaker,
+} from './breaker.js';
+export type { Clock } from './clock.js';
+export {
+  createHealthChecker,
+  type HealthChecker,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+} from './health.js';
+export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, createLimiter } from './limiter.js';
+export {
+  createMaintenance,
+  type MaintenanceAllowList,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+} from './maintenance.js';
+export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+export { createRobotsKeeper, type RobotsCopy, type RobotsKeeper, type RobotsOptions } from './robots.js';
+export {
+  createTargetPool,
+  type PassiveHealthOptions,
+  type Target,
+  type TargetHealthChange,
+  type TargetPool,
+  type TargetPoolOptions,
+} from './targets.js';
+export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';
