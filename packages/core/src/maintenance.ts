@@ -25,6 +25,13 @@ export interface MaintenanceAllowList {
    * @default undefined
    */
   header?: { name: string; value: string };
+  /**
+   * Let GET and HEAD of /robots.txt through, to the proxy (whose robots.txt keeper answers 200 when the upstream is
+   * down) or your own route. A 503 robots.txt makes Google treat the whole site as disallowed, which is harmless for
+   * an hour and harmful over days; the pages' own 503 already slows crawlers down. Turn off to send 503 everywhere.
+   * @default true
+   */
+  robotsTxt?: boolean;
 }
 
 /** Options of maintenance mode. */
@@ -69,6 +76,7 @@ interface ResolvedAllowList {
   readonly patterns: readonly RegExp[];
   readonly ips: ReadonlySet<string>;
   readonly header: { readonly name: string; readonly digest: Buffer } | undefined;
+  readonly robotsTxt: boolean;
 }
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -115,7 +123,11 @@ function resolveEnabled(value: unknown): () => boolean {
 }
 
 function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
-  checkOptions(allow, ['paths', 'ips', 'header'], 'maintenance() allow');
+  checkOptions(allow, ['paths', 'ips', 'header', 'robotsTxt'], 'maintenance() allow');
+  const robotsTxt = allow.robotsTxt ?? true;
+  if (typeof robotsTxt !== 'boolean') {
+    throw new TypeError('gateway-errors: maintenance allow.robotsTxt must be true or false.');
+  }
   const paths = allow.paths ?? [];
   if (!Array.isArray(paths))
     throw new TypeError('gateway-errors: maintenance allow.paths must be a list, such as ["/status"].');
@@ -161,6 +173,7 @@ function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
     patterns: Object.freeze(patterns),
     ips: new Set(ips.map(canonicalIp)),
     header,
+    robotsTxt,
   });
 }
 
@@ -220,7 +233,8 @@ class Gate implements MaintenanceGate {
   }
 
   #allowed(req: IncomingMessage): boolean {
-    const { prefixes, patterns, ips, header } = this.#allow;
+    const { prefixes, patterns, ips, header, robotsTxt } = this.#allow;
+    if (robotsTxt && (req.method === 'GET' || req.method === 'HEAD') && normalPath(req) === '/robots.txt') return true;
     if (ips.size > 0) {
       const address = req.socket?.remoteAddress;
       if (address !== undefined && ips.has(canonicalIp(address))) return true;

@@ -11,9 +11,10 @@ const NOW = Date.parse('2030-01-01T05:00:00Z');
 /** The parts of a request the gate reads. */
 function req(
   url: string,
-  options: { ip?: string; headers?: Record<string, string | string[]>; originalUrl?: string } = {},
+  options: { ip?: string; headers?: Record<string, string | string[]>; originalUrl?: string; method?: string } = {},
 ) {
   return {
+    method: options.method ?? 'GET',
     url,
     originalUrl: options.originalUrl,
     headers: options.headers ?? {},
@@ -125,6 +126,16 @@ describe('maintenance: the allow-list', () => {
     expect(maintenance.check(req('/', { headers: { 'x-other': secret } }))?.status).toBe(503);
   });
 
+  it('lets GET and HEAD of /robots.txt through unless told not to', () => {
+    const maintenance = gate({});
+    expect(maintenance.check(req('/robots.txt'))).toBeUndefined();
+    expect(maintenance.check(req('/robots.txt?x=1', { method: 'HEAD' }))).toBeUndefined();
+    expect(maintenance.check(req('/robots.txt', { method: 'POST' }))?.status).toBe(503);
+    expect(maintenance.check(req('/robots.txt/x'))?.status).toBe(503);
+    expect(maintenance.check(req('/x/../robots.txt'))?.status).toBe(503);
+    expect(gate({ allow: { robotsTxt: false } }).check(req('/robots.txt'))?.status).toBe(503);
+  });
+
   it('does not apply the allow-list when maintenance is off (nothing to bypass)', () => {
     expect(gate({ enabled: false, allow: { ips: ['127.0.0.1'] } }).check(req('/'))).toBeUndefined();
   });
@@ -155,6 +166,7 @@ describe('maintenance: options', () => {
     [{ allow: { header: { name: 'x-ok', value: secret, secret } } }, /allow\.header has no option "secret"/],
     [{ allow: { ip: ['::1'] } }, /maintenance\(\) allow has no option "ip"\. Did you mean "ips"\?/],
     [{ enable: true }, /maintenance\(\) has no option "enable"\. Did you mean "enabled"\?/],
+    [{ allow: { robotsTxt: 'no' } }, /maintenance allow\.robotsTxt must be true or false/],
   ])('rejects %o with a message that names the fix', (options, message) => {
     expect(() => createMaintenance(options as object)).toThrow(message);
   });
