@@ -87,3 +87,10 @@ export {
   type TargetPoolOptions,
 } from './targets.js';
 export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';
+export {
+  type Balancer,
+  type BalancerOptions,
+  type Choice,
+  createBalancer,
+  type TargetBreakerChange,
+} from './balancer.js';

@@ -1,0 +1,162 @@
+import { EventEmitter } from 'node:events';
+import {
+  type BreakerOptions,
+  type BreakerStateChange,
+  type CircuitBreaker,
+  createBreaker,
+  type ResolvedBreakerOptions,
+  resolveBreakerOptions,
+} from './breaker.js';
+import type { Clock } from './clock.js';
+import type { GatewayFailure } from './failure.js';
+import { checkOptions } from './options.js';
+import {
+  createTargetPool,
+  type Target,
+  type TargetHealthChange,
+  type TargetPool,
+  type TargetPoolOptions,
+  type TargetPoolRuntime,
+} from './targets.js';
+import type { AttemptResult } from './verdict.js';
+
+/** Options of the balancer: the pool's (passive and active health) and the breaker of each target. */
+export interface BalancerOptions extends TargetPoolOptions {
+  /**
+   * A circuit breaker per target, or `false` for none.
+   * @default {} (on, with the breaker's defaults)
+   */
+  breaker?: false | BreakerOptions;
+}
+
+/** Where one attempt goes, or why it goes nowhere. */
+export type Choice =
+  | {
+      readonly ok: true;
+      readonly target: Target;
+      /**
+       * Reports how the attempt ended, to the target's breaker and to passive health. Call it once, for every
+       * outcome (a client abort too: it frees a half-open probe); later calls do nothing.
+       */
+      readonly report: (result: AttemptResult) => void;
+    }
+  | {
+      readonly ok: false;
+      /**
+       * 503 destination_unavailable. Retry-After: the shortest remaining open time when healthy targets all have
+       * an open circuit; the time until the first target may be healthy again when none is.
+       */
+      readonly failure: GatewayFailure;
+    };
+
+/** A breaker's state change, with the target it belongs to. */
+export interface TargetBreakerChange extends BreakerStateChange {
+  target: Target;
+}
+
+/** Events of a balancer, for the proxy to pass on. */
+export interface BalancerEvents {
+  breaker: [TargetBreakerChange];
+  health: [TargetHealthChange];
+}
+
+/** Chooses the upstream of each attempt. */
+export interface Balancer extends EventEmitter<BalancerEvents> {
+  /** Every target, in configured order (`target.index` is the position). */
+  readonly targets: readonly Target[];
+  /**
+   * The target for the next attempt of a request: the first healthy one in round-robin order whose breaker lets
+   * it through, those in `tried` (already tried by this request) last, so that a retry fails over.
+   */
+  choose(tried?: ReadonlySet<Target>): Choice;
+  /** The breaker of `target`, when breakers are on. */
+  breakerOf(target: Target): CircuitBreaker | undefined;
+  /** Stops the active health checks. */
+  close(): void;
+}
+
+/** The proxy's agent for the health checks, and a clock for tests. */
+export interface BalancerRuntime extends TargetPoolRuntime {
+  /** The jitter source of the breakers' open time. */
+  random?: Clock['random'];
+}
+
+class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balancer {
+  readonly #pool: TargetPool;
+  readonly #breakers: readonly (CircuitBreaker | undefined)[];
+
+  constructor(pool: TargetPool, breaker: false | ResolvedBreakerOptions, runtime: BalancerRuntime) {
+    super();
+    this.#pool = pool;
+    pool.on('health', (change) => {
+      if (this.listenerCount('health') > 0) this.emit('health', change);
+    });
+    this.#breakers = pool.targets.map((target) => {
+      if (breaker === false) return undefined;
+      const created = createBreaker(breaker, { now: runtime.now, random: runtime.random });
+      created.on('state', (change) => {
+        if (this.listenerCount('breaker') > 0) this.emit('breaker', { ...change, target });
+      });
+      return created;
+    });
+  }
+
+  get targets(): readonly Target[] {
+    return this.#pool.targets;
+  }
+
+  choose(tried?: ReadonlySet<Target>): Choice {
+    const candidates = this.#pool.candidates(tried);
+    let soonest: CircuitBreaker | undefined;
+    for (const target of candidates) {
+      const breaker = this.#breakers[target.index];
+      const permit = breaker?.tryAcquire();
+      if (breaker !== undefined && permit === undefined) {
+        if (soonest === undefined || breaker.remaining() < soonest.remaining()) soonest = breaker;
+        continue;
+      }
+      let reported = false;
+      return {
+        ok: true,
+        target,
+        report: (result) => {
+          if (reported) return;
+          reported = true;
+          permit?.report(result);
+          this.#pool.report(target, result);
+        },
+      };
+    }
+    return { ok: false, failure: soonest?.rejection() ?? this.#pool.unavailable() };
+  }
+
+  breakerOf(target: Target): CircuitBreaker | undefined {
+    return this.#breakers[target.index];
+  }
+
+  close(): void {
+    this.#pool.close();
+  }
+}
+
+/**
+ * Creates the balancer of a proxy over one target or several: round-robin over the healthy targets, failover on
+ * retries, passive and active health, and a circuit breaker per target. Options are validated once, here.
+ * @example
+ * const balancer = createBalancer(['http://10.0.0.1:4000', 'http://10.0.0.2:4000'], { healthCheck: { path: '/health' } });
+ * const choice = balancer.choose(tried);
+ * if (!choice.ok) return errorOf(choice.failure); // 503 destination_unavailable with Retry-After
+ * tried.add(choice.target);
+ * choice.report(await attempt(choice.target)); // { status } | { failure } | { aborted: true }
+ */
+export function createBalancer(
+  target: string | URL | readonly (string | URL)[],
+  options: BalancerOptions = {},
+  runtime: BalancerRuntime = {},
+): Balancer {
+  checkOptions(options, ['passive', 'healthCheck', 'breaker'], 'gatewayProxy()');
+  const { breaker = {}, ...poolOptions } = options;
+  // Validated before the pool starts its health checks, so a bad option leaves nothing running.
+  const breakerOptions = breaker === false ? false : resolveBreakerOptions(breaker);
+  return new RoundRobinBalancer(createTargetPool(target, poolOptions, runtime), breakerOptions, runtime);
+}
