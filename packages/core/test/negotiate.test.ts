@@ -91,8 +91,11 @@ describe('localeNegotiator', () => {
 describe('real clients get the right format', () => {
   let server: Server | undefined;
   afterEach(async () => {
-    await new Promise((resolve) => server?.close(resolve));
+    const running = server;
     server = undefined;
+    if (running === undefined) return;
+    running.closeAllConnections();
+    await new Promise((resolve) => running.close(resolve));
   });
 
   async function start(): Promise<string> {
