@@ -161,12 +161,13 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
       const url = new URL(target.pathname.replace(/\/+$/, '') + this.#options.path, target.origin);
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       let settled = false;
-      const finish = (result: HealthCheckResult) => {
+      const finish = (result: HealthCheckResult, complete = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         this.#inFlight.delete(request);
-        request.destroy();
+        // A complete exchange leaves its socket to the agent (kept alive); anything else is torn down.
+        if (!complete) request.destroy();
         resolve(result);
       };
       const request = send(url, {
@@ -183,7 +184,7 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
         const status = response.statusCode ?? 0;
         // Read the body to its end so that a keep-alive socket goes back to the pool clean.
         response.resume();
-        response.on('end', () => finish({ target, healthy: status >= 200 && status < 400, status }));
+        response.on('end', () => finish({ target, healthy: status >= 200 && status < 400, status }, true));
         response.on('error', () => finish({ target, healthy: false, status, code: 'ECONNRESET' }));
       });
       request.on('error', (error: NodeJS.ErrnoException) => {

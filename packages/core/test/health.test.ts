@@ -127,11 +127,14 @@ describe('health checks over real sockets', () => {
   it('uses the agent it is given (the proxy’s, with its TLS settings)', async () => {
     const up = await start(echoUpstream);
     const agent = new Agent({ keepAlive: true });
-    let created = 0;
-    agent.on('free', () => created++);
+    let freed = 0;
+    agent.on('free', () => freed++);
     checker = createHealthChecker([new URL(up.url)], quiet, { agent });
     await checker.check();
-    expect(created).toBe(1);
+    await checker.check();
+    expect(freed).toBe(2);
+    // Both checks went over one kept-alive connection.
+    expect(Object.values(agent.freeSockets).flat()).toHaveLength(1);
     agent.destroy();
   });
 
