@@ -81,13 +81,11 @@ const annotated = Symbol('gateway-errors.templateError');
 /** Names the template file and line of an error thrown while rendering, once, at the innermost template. */
 const rethrow: Rethrow = (error, lines, file, line) => {
   if (error instanceof Error && !(annotated in error)) {
+    const first = Math.max(line - 3, 0);
     const context = lines
       .split('\n')
-      .slice(Math.max(line - 3, 0), line + 2)
-      .map(
-        (text, i) =>
-          `${i + Math.max(line - 3, 0) + 1 === line ? ' >> ' : '    '}${i + Math.max(line - 3, 0) + 1}| ${text}`,
-      )
+      .slice(first, line + 2)
+      .map((text, i) => `${first + i + 1 === line ? ' >> ' : '    '}${first + i + 1}| ${text}`)
       .join('\n');
     error.message = `${file}:${line}: ${error.message}\n${context}`;
     Object.defineProperty(error, annotated, { value: true });

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { createErrorResponder, failureOf, mergeVary, writeError } from '@gateway-errors/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -202,6 +202,46 @@ describe('writing an error on a response that earlier middleware prepared', () =
     const { status, body } = await call(url);
     expect(status).toBe(200);
     expect(body.toString()).toBe('done');
+  });
+});
+
+describe('hostile requests', () => {
+  /** Sends raw bytes, so that nothing on the client side normalises the request line or the headers. */
+  function raw(url: string, head: string): Promise<string> {
+    const { port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(head));
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => {
+        answer += chunk;
+      });
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it('never echo the path, the query string or the headers into the page', async () => {
+    const url = await serve((req, res) => responder.send(refused, req, res));
+    const answer = await raw(
+      url,
+      [
+        'GET /<script>alert(1)</script>/"onmouseover="x?q="><svg/onload=alert(2)>&r=javascript:alert(3) HTTP/1.1',
+        'Host: "><img src=x onerror=alert(4)>',
+        `Accept: ${browser}`,
+        'Accept-Language: "><script>alert(5)</script>',
+        'X-Request-Id: "><script>alert(6)</script>',
+        'Referer: javascript:alert(7)',
+        'User-Agent: <script>alert(8)</script>',
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(answer).toContain('<html lang="en" dir="ltr">');
+    expect(answer).not.toMatch(/alert\(|onmouseover|onload|onerror|javascript:/);
+    expect(answer.match(/<script/g)).toHaveLength(1);
   });
 });
 
