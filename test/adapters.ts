@@ -38,6 +38,8 @@ export interface AppSpec {
   ownProxy?: { server: OwnProxy; target: string };
   /** Headers an earlier middleware sets on every response (security, CORS, a stale ETag). */
   earlyHeaders?: Record<string, string>;
+  /** `maintenance(options)`, mounted before the proxy and the routes (after `earlyHeaders`). */
+  maintenance?: expressAdapter.MaintenanceOptions;
 }
 
 export interface RunningApp {
@@ -45,6 +47,8 @@ export interface RunningApp {
   port: number;
   server: Server;
   proxy?: expressAdapter.GatewayProxy;
+  /** The maintenance gate, to switch it at run time. */
+  gate?: expressAdapter.MaintenanceGate;
   /** Errors that went past `gatewayErrors()`: to Express's next error handler, or rethrown in Koa. */
   passedOn: unknown[];
   /** Koa's app `error` events (Express has none). */
@@ -69,6 +73,7 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): P
 function running(
   server: Server,
   proxy: expressAdapter.GatewayProxy | undefined,
+  gate: expressAdapter.MaintenanceGate | undefined,
   passedOn: unknown[],
   errorEvents: unknown[],
 ): RunningApp {
@@ -79,6 +84,7 @@ function running(
     port: address.port,
     server,
     proxy,
+    gate,
     passedOn,
     errorEvents,
     async close() {
@@ -103,6 +109,8 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
           next();
         });
       }
+      const gate = spec.maintenance ? expressAdapter.maintenance(spec.maintenance) : undefined;
+      if (gate) app.use(gate);
       const proxy = spec.proxy ? expressAdapter.gatewayProxy(spec.proxy) : undefined;
       if (proxy && spec.mount === 'route') app.all(version === 5 ? '/api/*rest' : '/api/*', proxy);
       else if (proxy) app.use('/api', proxy);
@@ -128,7 +136,7 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
         passedOn.push(error);
         res.status(500).type('text/plain').send(appErrorHandlerBody);
       });
-      return running(await listen(app), proxy?.proxy, passedOn, []);
+      return running(await listen(app), proxy?.proxy, gate?.gate, passedOn, []);
     },
   };
 }
@@ -162,6 +170,8 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
           await next();
         });
       }
+      const gate = spec.maintenance ? koaAdapter.maintenance(spec.maintenance) : undefined;
+      if (gate) app.use(gate);
       const proxy = spec.proxy ? koaAdapter.gatewayProxy(spec.proxy) : undefined;
       if (proxy && spec.mount === 'route') {
         const router = new Router();
@@ -189,7 +199,7 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
           ctx.body = await route(ctx.res);
         });
       }
-      return running(await listen(app.callback()), proxy?.proxy, passedOn, errorEvents);
+      return running(await listen(app.callback()), proxy?.proxy, gate?.gate, passedOn, errorEvents);
     },
   };
 }

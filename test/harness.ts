@@ -79,6 +79,11 @@ export interface ExpectedError {
   proxyName?: string;
   /** Strings that must not appear anywhere in the response (upstream ports, internal messages). */
   secrets?: string[];
+  /**
+   * The page's title after the status.
+   * @default the status phrase ('Bad Gateway', ...)
+   */
+  title?: string;
 }
 
 /** Asserts a whole generated error response: status, every required header, and the body in its format. */
@@ -121,7 +126,7 @@ export function expectError(res: Response, expected: ExpectedError): void {
   }
   if (format === 'html') {
     expect(body).toMatch(/^<!doctype html>\n<html lang="en"[ >]/);
-    expect(body).toContain(`<title>${status} ${phrase}</title>`);
+    expect(body).toContain(`<title>${status} ${expected.title ?? phrase}</title>`);
     expect(body).toContain('<meta name="robots" content="noindex, nofollow">');
     expect(body).toContain(requestId);
     if (retryAfter !== null) expect(body).toContain(retryText(retryAfter));

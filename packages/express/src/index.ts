@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createErrorResponder,
+  createMaintenance,
   createProxy,
   defaultErrorResponder,
+  type ErrorResponder,
   type ErrorResponseOptions,
   type GatewayProxy,
+  type MaintenanceGate,
+  type MaintenanceOptions,
   type ProxyOptions,
 } from '@gateway-errors/core';
 
@@ -27,7 +31,10 @@ export type GatewayErrorsOptions = ErrorResponseOptions;
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
 
-/** Marks our error handler, so that a proxy can tell whether one is mounted. Shared by every copy of the package. */
+/**
+ * Marks our error handler with its responder, so that a proxy or a maintenance gate can tell whether one is mounted
+ * and answer with its options. Shared by every copy of the package.
+ */
 const errorsMark: unique symbol = Symbol.for('gateway-errors.express.gatewayErrors');
 
 /**
@@ -43,18 +50,14 @@ export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandl
   const handler: ErrorRequestHandler = (error, req, res, next) => {
     if (!responder.handle(error, req, res)) next(error);
   };
-  return Object.defineProperty(handler, errorsMark, { value: true });
+  return Object.defineProperty(handler, errorsMark, { value: responder });
 }
 
 interface Layer {
-  handle?: { [errorsMark]?: true; stack?: Layer[] };
+  handle?: { [errorsMark]?: ErrorResponder; stack?: Layer[] };
   route?: { stack?: Layer[] };
 }
-interface AppLike {
-  _router?: { stack?: Layer[] };
-  router?: { stack?: Layer[] };
-  parent?: AppLike;
-}
+type AppLike = { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] }; parent?: AppLike };
 
 /** Every handler of a router, depth first through Routers and routes: the order Express runs them in. */
 function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0): unknown[] {
@@ -67,18 +70,18 @@ function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0)
 }
 
 /**
- * Whether a `gatewayErrors()` will see `handler`'s `next(err)`: one after it in its app (Express runs error handlers
- * in order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app hides where it
- * sits). Then failures go there, to be rendered with its options; otherwise the proxy answers with the defaults.
- * Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
+ * The responder of the `gatewayErrors()` that will see `handler`'s `next(err)`: one after it in its app (Express runs
+ * error handlers in order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app
+ * hides where it sits). Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
  */
-function hasGatewayErrors(req: IncomingMessage, handler: unknown): boolean {
+function errorsAfter(req: IncomingMessage, handler: unknown): ErrorResponder | undefined {
   for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
-    const handlers = handlersOf((app._router ?? app.router)?.stack);
-    const after = handlers.slice(handlers.indexOf(handler) + 1);
-    if (after.some((other) => (other as Layer['handle'])?.[errorsMark] === true)) return true;
+    const handlers = handlersOf((app._router ?? app.router)?.stack) as Layer['handle'][];
+    for (const other of handlers.slice(handlers.indexOf(handler as Layer['handle']) + 1)) {
+      if (other?.[errorsMark] !== undefined) return other[errorsMark];
+    }
   }
-  return false;
+  return undefined;
 }
 
 /** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
@@ -98,9 +101,31 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
   const middleware: RequestHandler = (req, res, next) => {
     proxy.forward(req, res).then((error) => {
       if (error === undefined) return;
-      if (hasGatewayErrors(req, middleware)) next(error);
+      if (errorsAfter(req, middleware) !== undefined) next(error);
       else defaultErrorResponder().send(error.failure, req, res);
     }, next);
   };
   return Object.assign(middleware, { proxy });
+}
+
+/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
+export interface MaintenanceMiddleware extends RequestHandler {
+  readonly gate: MaintenanceGate;
+}
+
+/**
+ * Answers 503 (`proxy_internal_response`, Retry-After until `until`) while maintenance is on, except for the paths,
+ * addresses or secret header it allows. Rendered with the options of the `gatewayErrors()` mounted after it (directly:
+ * maintenance is not an error for your error handlers), or with the defaults. Mount it first.
+ * @example
+ * app.use(maintenance({ enabled: () => flags.down, until: new Date('2026-12-01T06:00:00Z'), allow: { paths: ['/health'] } }));
+ */
+export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
+  const gate = createMaintenance(options);
+  const middleware: RequestHandler = (req, res, next) => {
+    const failure = gate.check(req);
+    if (failure === undefined) next();
+    else (errorsAfter(req, middleware) ?? defaultErrorResponder()).send(failure, req, res);
+  };
+  return Object.assign(middleware, { gate });
 }

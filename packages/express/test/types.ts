@@ -6,11 +6,24 @@ import {
   type GatewayProxyOptions,
   gatewayErrors,
   gatewayProxy,
+  type MaintenanceMiddleware,
+  maintenance,
   ServiceUnavailableError,
 } from '@gateway-errors/express';
 import express, { type ErrorRequestHandler, type RequestHandler, Router } from 'express';
 
 const app = express();
+const down: MaintenanceMiddleware = maintenance({
+  enabled: () => false,
+  until: new Date('2026-12-01T06:00:00Z'),
+  allow: {
+    paths: ['/health', /^\/status/],
+    ips: ['10.0.0.5'],
+    header: { name: 'x-bypass', value: 'a-long-secret-token' },
+  },
+});
+app.use(down);
+down.gate.enabled = true;
 const proxyOptions: GatewayProxyOptions = {
   target: 'http://127.0.0.1:4000',
   timeouts: { connect: 2000, response: 15000, idle: 30000 },

@@ -1,10 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   createErrorResponder,
+  createMaintenance,
   createProxy,
   defaultErrorResponder,
+  type ErrorResponder,
   type ErrorResponseOptions,
   type GatewayProxy,
+  type MaintenanceGate,
+  type MaintenanceOptions,
   type ProxyOptions,
 } from '@gateway-errors/core';
 
@@ -34,8 +38,12 @@ export interface GatewayErrorsOptions extends ErrorResponseOptions {
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
 
-/** Set on the context by `gatewayErrors()`, so a proxy below it throws its failures up instead of answering. */
+/**
+ * Set on the context by `gatewayErrors()` to its responder, so that a proxy below it throws its failures up instead
+ * of answering, and a maintenance gate answers with its options.
+ */
 const errorsMounted: unique symbol = Symbol.for('gateway-errors.koa.gatewayErrors');
+type Marked = KoaContext & { [errorsMounted]?: ErrorResponder };
 
 /**
  * Catches gateway failures thrown downstream (our proxy, fetch/undici/axios/got failures, our error classes,
@@ -49,7 +57,7 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware
   const { emitError = true, ...responseOptions } = options;
   const responder = createErrorResponder(responseOptions);
   return async (ctx, next) => {
-    (ctx as KoaContext & { [errorsMounted]?: true })[errorsMounted] = true;
+    (ctx as Marked)[errorsMounted] = responder;
     try {
       await next();
     } catch (error) {
@@ -80,11 +88,38 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
     ctx.respond = false;
     const error = await proxy.forward(ctx.req, ctx.res);
     if (error === undefined) return;
-    if ((ctx as KoaContext & { [errorsMounted]?: true })[errorsMounted]) {
+    if ((ctx as Marked)[errorsMounted] !== undefined) {
       ctx.respond = true;
       throw error;
     }
     defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
   };
   return Object.assign(middleware, { proxy });
+}
+
+/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
+export interface MaintenanceMiddleware extends KoaMiddleware {
+  readonly gate: MaintenanceGate;
+}
+
+/**
+ * Answers 503 (`proxy_internal_response`, Retry-After until `until`) while maintenance is on, except for the paths,
+ * addresses or secret header it allows. Rendered with the options of the `gatewayErrors()` above it (directly, with
+ * no `error` event: maintenance is not an error), or with the defaults.
+ * @example
+ * app.use(gatewayErrors());
+ * app.use(maintenance({ enabled: () => flags.down, until: new Date('2026-12-01T06:00:00Z') }));
+ */
+export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
+  const gate = createMaintenance(options);
+  const middleware: KoaMiddleware = async (ctx, next) => {
+    const failure = gate.check(ctx.req);
+    if (failure === undefined) {
+      await next();
+      return;
+    }
+    ctx.respond = false;
+    ((ctx as Marked)[errorsMounted] ?? defaultErrorResponder()).send(failure, ctx.req, ctx.res);
+  };
+  return Object.assign(middleware, { gate });
 }

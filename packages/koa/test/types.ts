@@ -5,6 +5,7 @@ import {
   type GatewayProxyMiddleware,
   gatewayErrors,
   gatewayProxy,
+  maintenance,
   ServiceUnavailableError,
 } from '@gateway-errors/koa';
 import Router from '@koa/router';
@@ -19,6 +20,9 @@ const errorOptions: GatewayErrorsOptions = {
 };
 app.use(gatewayErrors(errorOptions));
 app.use(gatewayErrors());
+const down = maintenance({ enabled: () => false, until: '2026-12-01T06:00:00Z', allow: { paths: ['/health'] } });
+app.use(down);
+down.gate.until = undefined;
 const api: GatewayProxyMiddleware = gatewayProxy({
   target: 'http://127.0.0.1:4000',
   timeouts: { connect: 2000, response: 15000, idle: 30000 },
