@@ -145,33 +145,36 @@ describe('handle()', () => {
     );
   });
 
-  it('passes on what is not a gateway failure, unless allErrors', () => {
+  it('passes on what is not a gateway failure, unless allErrors', async () => {
     const plain = createErrorResponder();
     const all = createErrorResponder({ allErrors: true });
-    const written: number[] = [];
-    const req = { headers: {}, method: 'GET', destroyed: false, socket: {} } as never;
-    const fake = {
-      headersSent: false,
-      writableEnded: false,
-      destroyed: false,
-      statusCode: 200,
-      hasHeader: () => false,
-      getHeader: () => undefined,
-      setHeader() {},
-      removeHeader() {},
-      end() {
-        written.push(fake.statusCode);
-      },
+    const errors: Record<string, unknown> = {
+      '/bug': new Error('bug'),
+      '/missing': Object.assign(new Error('missing'), { status: 404 }),
+      '/not-implemented': Object.assign(new Error('not implemented'), { statusCode: 501 }),
+      '/unavailable': new ServiceUnavailableError({ retryAfter: 9 }),
     };
-    const res = fake as never;
-    expect(plain.handle(new Error('bug'), req, res)).toBe(false);
-    expect(plain.handle(Object.assign(new Error('missing'), { status: 404 }), req, res)).toBe(false);
-    expect(all.handle(Object.assign(new Error('missing'), { status: 404 }), req, res)).toBe(false);
-    expect(written).toEqual([]);
-    expect(all.handle(new Error('bug'), req, res)).toBe(true);
-    expect(all.handle(Object.assign(new Error('unavailable'), { statusCode: 501 }), req, res)).toBe(true);
-    expect(plain.handle(new ServiceUnavailableError({ retryAfter: 9 }), req, res)).toBe(true);
-    expect(written).toEqual([500, 501, 503]);
+    const url = await serve((req, res) => {
+      const [, which, path] = /^\/(plain|all)(\/.*)$/.exec(req.url ?? '') ?? [];
+      const responder = which === 'all' ? all : plain;
+      if (!responder.handle(errors[path ?? ''], req, res)) {
+        res.statusCode = 418;
+        res.end('passed on');
+      }
+    });
+    const statusOf = async (path: string) => (await fetch(`${url}${path}`)).status;
+    expect(await statusOf('/plain/bug')).toBe(418);
+    expect(await statusOf('/plain/missing')).toBe(418);
+    expect(await statusOf('/plain/not-implemented')).toBe(418);
+    expect(await statusOf('/plain/unavailable')).toBe(503);
+    expect(await statusOf('/all/bug')).toBe(500);
+    expect(await statusOf('/all/missing')).toBe(418);
+    expect(await statusOf('/all/not-implemented')).toBe(501);
+    const unavailable = await fetch(`${url}/all/unavailable`);
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('retry-after')).toBe('9');
+    // The error's own message never reaches the page.
+    expect(await (await fetch(`${url}/all/bug`)).text()).not.toContain('bug');
   });
 });
 
