@@ -126,7 +126,9 @@ export function expectError(res: Response, expected: ExpectedError): void {
   }
   if (format === 'html') {
     expect(body).toMatch(/^<!doctype html>\n<html lang="en"[ >]/);
-    expect(body).toContain(`<title>${status} ${expected.title ?? phrase}</title>`);
+    // The site name, when there is one, follows the title: "502 Bad Gateway · Acme".
+    const title = `<title>${status} ${expected.title ?? phrase}`;
+    expect([`${title}</title>`, `${title} · `].some((start) => body.includes(start))).toBe(true);
     expect(body).toContain('<meta name="robots" content="noindex, nofollow">');
     expect(body).toContain(requestId);
     if (retryAfter !== null) expect(body).toContain(retryText(retryAfter));

@@ -92,13 +92,12 @@ describe.each(adapters)('$name: the error response', (adapter) => {
     expect(res.text).toContain('href="https://status.example"');
   });
 
-  // Core bug: templates/layout.ejs reads `page.site.name`, but the option (and SiteLocals) is `siteName`, so the
-  // site name never shows. Remove `.fails` once the layout reads `page.site.siteName`.
-  it.fails('shows locals.siteName on the page', async () => {
-    const { url } = await h.gateway(refusingUpstream, {}, { errors: { locals: { siteName: 'Acme Shop' } } });
+  it('shows locals.siteName on the page', async () => {
+    const { url } = await h.gateway(refusingUpstream, {}, { errors: { locals: { siteName: 'Acme <Shop>' } } });
     const res = await request(url).get('/api/x').set('Accept', htmlAccept);
     expectError(res, { ...refused, format: 'html' });
-    expect(res.text).toContain('Acme Shop');
+    expect(res.text).toContain('<title>502 Bad Gateway · Acme &lt;Shop&gt;</title>');
+    expect(res.text).not.toContain('<Shop>');
   });
 
   it('gatewayProxy() answers itself with the defaults when no gatewayErrors() is mounted', async () => {
