@@ -1,5 +1,6 @@
 import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
-import { type FailureType, failureRules } from './taxonomy.js';
+import { clampRetryAfter, defaultRetryAfterPolicy } from './retry-after.js';
+import { type FailureType, failureRules, isFailureType } from './taxonomy.js';
 
 /**
  * The brand that marks our errors. A `Symbol.for` key is shared by every copy of this package in a process, so
@@ -7,7 +8,10 @@ import { type FailureType, failureRules } from './taxonomy.js';
  */
 const brand: unique symbol = Symbol.for('gateway-errors.error');
 
-/** Stable codes of our error classes, one per status family. */
+/**
+ * Stable codes of our error classes, one per status family: `ERR_BAD_GATEWAY` (502), `ERR_SERVICE_UNAVAILABLE`
+ * (503), `ERR_GATEWAY_TIMEOUT` (504), and `ERR_GATEWAY` for any other status (an upstream's own 500, 501, 505...).
+ */
 export type GatewayErrorCode = 'ERR_BAD_GATEWAY' | 'ERR_SERVICE_UNAVAILABLE' | 'ERR_GATEWAY_TIMEOUT' | 'ERR_GATEWAY';
 
 const codeByStatus: Readonly<Record<number, GatewayErrorCode>> = {
@@ -23,9 +27,10 @@ const defaultMessages: Readonly<Record<number, string>> = {
 };
 
 /**
- * A gateway failure as an error, in the http-errors shape (`status`, `statusCode`, `headers`, `expose: false`), so
- * that any framework's default handler (Express's finalhandler, Koa's `ctx.onerror`) already answers it with the
- * right status and Retry-After. Carries the full {@link GatewayFailure}.
+ * A gateway failure as an error, in the http-errors shape (`status`, `statusCode`, `headers`, `expose: false`,
+ * `cause`), so that any framework's default handler (Express's finalhandler, Koa's `ctx.onerror`) already answers it
+ * with the right status and Retry-After. Carries the full {@link GatewayFailure}. Recognise it with
+ * {@link isGatewayError}, not `instanceof`: a second copy of this package in the same process has its own classes.
  */
 export class GatewayError extends Error {
   /** The response status. */
@@ -34,7 +39,11 @@ export class GatewayError extends Error {
   readonly statusCode: number;
   /** Stable string code of the status family. */
   readonly code: GatewayErrorCode;
-  /** Headers a default error handler should send: Retry-After when it is known. */
+  /**
+   * Headers a default error handler should send. A 502, 503 or 504 always carries Retry-After: the failure's own
+   * value, else the default hint, clamped to the default policy (1 s to 1 day); another status only when its
+   * failure knows one. Our own responder ignores this and applies its configured policy.
+   */
   readonly headers: Readonly<Record<string, string>>;
   /** Never show `message` to the client: it may name internal hosts. */
   readonly expose: false = false;
@@ -49,7 +58,11 @@ export class GatewayError extends Error {
     this.code = codeByStatus[failure.status] ?? 'ERR_GATEWAY';
     this.failure = failure;
     const headers: Record<string, string> = {};
-    if (failure.retryAfter !== undefined) headers['Retry-After'] = String(failure.retryAfter);
+    const gateway = failure.status >= 502 && failure.status <= 504;
+    if (failure.retryAfter !== undefined || gateway) {
+      const seconds = failure.retryAfter ?? defaultRetryAfterPolicy.hint;
+      headers['Retry-After'] = String(clampRetryAfter(seconds, defaultRetryAfterPolicy));
+    }
     this.headers = Object.freeze(headers);
     Object.defineProperty(this, brand, { value: true });
   }
@@ -68,8 +81,9 @@ export interface GatewayErrorOptions<Type extends FailureType = FailureType> {
    */
   type?: Type;
   /**
-   * Whole seconds before a retry makes sense; sent as Retry-After (clamped by the responder's policy).
-   * @default undefined (the responder's policy decides)
+   * Seconds before a retry makes sense, 0 or more; sent as Retry-After, rounded up to whole seconds and clamped by
+   * the responder's policy.
+   * @default undefined (the responder's policy decides: its hint)
    */
   retryAfter?: number;
   /**
@@ -81,13 +95,33 @@ export interface GatewayErrorOptions<Type extends FailureType = FailureType> {
   cause?: unknown;
 }
 
+const classByStatus = { 502: 'BadGatewayError', 503: 'ServiceUnavailableError', 504: 'GatewayTimeoutError' } as const;
+
+/** Turns a user's options into a failure, checking them: a wrong value is a bug to report now, not a bad header. */
 function fromOptions(status: 502 | 503 | 504, options: GatewayErrorOptions): GatewayFailure {
-  const details = { retryAfter: options.retryAfter, cause: options.cause };
-  if (options.type === undefined) return declaredFailure(status, details);
-  if (failureRules[options.type]?.status !== status) {
-    throw new TypeError(`gateway-errors: the error type "${options.type}" does not belong to status ${status}.`);
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      `gateway-errors: new ${classByStatus[status]}() takes an options object such as { retryAfter: 30 }.`,
+    );
   }
-  return failureOf(options.type, details);
+  const { type, retryAfter, cause } = options;
+  if (retryAfter !== undefined && (typeof retryAfter !== 'number' || !Number.isFinite(retryAfter) || retryAfter < 0)) {
+    throw new TypeError(
+      `gateway-errors: retryAfter must be a number of seconds, 0 or more, got ${String(retryAfter)}.`,
+    );
+  }
+  const details = { retryAfter: retryAfter === undefined ? undefined : Math.ceil(retryAfter), cause };
+  if (type === undefined) return declaredFailure(status, details);
+  if (!isFailureType(type)) {
+    throw new TypeError(`gateway-errors: "${String(type)}" is not an RFC 9209 error type this package knows.`);
+  }
+  if (failureRules[type].status !== status) {
+    const ErrorClass = classByStatus[failureRules[type].status as 502 | 503 | 504];
+    throw new TypeError(
+      `gateway-errors: the error type "${type}" belongs to status ${failureRules[type].status}: throw a ${ErrorClass} instead.`,
+    );
+  }
+  return failureOf(type, details);
 }
 
 /**
@@ -120,7 +154,7 @@ export class GatewayTimeoutError extends GatewayError {
   }
 }
 
-/** Whether `value` is one of our errors, from this copy of the package or any other. */
+/** Whether `value` is one of our errors, from this copy of the package or any other (see the brand above). */
 export function isGatewayError(value: unknown): value is GatewayError {
   return typeof value === 'object' && value !== null && (value as { [brand]?: unknown })[brand] === true;
 }
