@@ -1,4 +1,5 @@
-import type { ProxyFailureEvent } from '@gateway-errors/core';
+import { connect } from 'node:net';
+import type { ProxyAbortEvent, ProxyFailureEvent } from '@gateway-errors/core';
 import {
   badHeaderUpstream,
   dieMidBodyUpstream,
@@ -174,6 +175,19 @@ describe.each(adapters)('$name: proxy failures', (adapter) => {
     expectError(res, { status: 502, format: 'problem', type: 'connection_terminated' });
     expect(upstream.requests).toBe(1);
     expect(events.map((event) => [event.attempt, event.willRetry])).toEqual([[1, false]]);
+  });
+
+  it('a client that goes away is an abort (499), never an upstream failure', async () => {
+    const { port, proxy, upstream } = await h.gateway(hangingUpstream, { timeouts: { response: 5000 } });
+    const failures: ProxyFailureEvent[] = [];
+    proxy?.on('failure', (event) => failures.push(event));
+    const aborted = new Promise<ProxyAbortEvent>((resolve) => proxy?.once('abort', resolve));
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /api/gone HTTP/1.1\r\nHost: gateway\r\n\r\n'));
+    socket.on('error', () => {});
+    while (upstream.requests === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    socket.destroy();
+    expect(await aborted).toMatchObject({ status: 499, method: 'GET', path: '/gone', attempt: 1 });
+    expect(failures).toEqual([]);
   });
 
   describe('after the response head went out', () => {
