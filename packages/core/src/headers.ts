@@ -1,10 +1,12 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
+import { parseRetryAfter } from './retry-after.js';
 
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields describe one connection and must not be forwarded, nor any field the
- * Connection header names. `Expect` is answered by Node on our side of the hop (it sends 100 Continue itself), so
- * forwarding it would only make the upstream wait. `Proxy-Authorization` is meant for us, not the upstream.
+ * Connection header names. `Proxy-Connection` is the pre-standard spelling of Connection. `Proxy-Authenticate` and
+ * `Proxy-Authorization` (RFC 9110 §11.7) are addressed to the proxy itself, not to the next hop. `Proxy-Status`
+ * is end-to-end (RFC 9209 §2: each intermediary appends to it), so it is not in this list.
  */
 const hopByHop = new Set([
   'connection',
@@ -37,21 +39,29 @@ export interface ForwardingOptions {
 }
 
 /**
- * Prepares the incoming request's headers for the upstream, in place (http-proxy reads `req.headers`): drops
- * hop-by-hop fields, sets X-Forwarded-For/-Proto/-Host (appending to the client's values only when they are trusted)
- * and X-Request-Id. Runs once per request, before the first attempt.
+ * Prepares the incoming request's headers for the upstream, in place (the engine reads `req.headers`): drops
+ * hop-by-hop fields, sets X-Forwarded-For/-Proto/-Host (appending to the client's values only when they are
+ * trusted) and X-Request-Id. Runs once per request, before the first attempt.
+ *
+ * A body the client sent with Transfer-Encoding (of unknown length) is re-framed as chunked for our hop. Dropping
+ * the field without a replacement would send a GET or DELETE body unframed, and the upstream would read the body
+ * as the next request on the connection: request smuggling (RFC 9112 §6.1, §11.2).
  */
 export function prepareRequestHeaders(req: IncomingMessage, requestId: string, options: ForwardingOptions): void {
   const headers = req.headers;
   const upgrading = options.upgrade && headers.upgrade !== undefined;
+  const chunked = headers['transfer-encoding'] !== undefined;
   for (const token of connectionTokens(headers)) {
-    if (!(upgrading && token === 'upgrade')) delete headers[token];
+    // Content-Length frames the body we are about to send; a client naming it in Connection must not unframe it.
+    if (token !== 'content-length' && !(upgrading && token === 'upgrade')) delete headers[token];
   }
   for (const name of hopByHop) {
     if (!(upgrading && (name === 'upgrade' || name === 'connection'))) delete headers[name];
   }
   if (upgrading) headers.connection = 'upgrade';
+  // Node answers `Expect: 100-continue` on our side of the hop; forwarding it would only make the upstream wait.
   delete headers.expect;
+  if (chunked) headers['transfer-encoding'] = 'chunked';
 
   const remote = req.socket?.remoteAddress ?? '';
   const proto = req.socket instanceof TLSSocket ? 'https' : 'http';
@@ -73,8 +83,9 @@ export function prepareRequestHeaders(req: IncomingMessage, requestId: string, o
 }
 
 /**
- * The upstream's response headers as we forward them: without hop-by-hop fields. Node frames the body for the
- * client itself (chunked or by Content-Length).
+ * The upstream's response headers as we forward them: without hop-by-hop fields (Node frames the body for the
+ * client itself, chunked or by Content-Length), and with Retry-After validated: a valid value (delay-seconds or an
+ * HTTP-date, RFC 9110 §10.2.3) is passed on as whole seconds, anything else is dropped, never copied blindly.
  */
 export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const forwarded: OutgoingHttpHeaders = {};
@@ -84,5 +95,30 @@ export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
     const value = headers[name];
     if (value !== undefined) forwarded[name] = value;
   }
+  if (headers['retry-after'] !== undefined && forwarded['retry-after'] !== undefined) {
+    const seconds = parseRetryAfter(headers['retry-after'], headers.date);
+    if (seconds === undefined) delete forwarded['retry-after'];
+    else forwarded['retry-after'] = String(seconds);
+  }
   return forwarded;
+}
+
+/**
+ * Writes the upstream's status and headers to `res`. Headers set earlier on `res` (CORS, security headers, a
+ * session cookie) survive: the upstream's value wins where both set the same field, except Set-Cookie, where both
+ * are kept. The upstream's reason phrase is not forwarded (RFC 9112 §4: clients ignore it, and Node would throw on
+ * bytes it allows in a parsed phrase but not in a written one).
+ */
+export function writeResponseHead(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+  const cookies = headers['set-cookie'];
+  if (cookies !== undefined) {
+    const earlier = res.getHeader('set-cookie');
+    if (earlier !== undefined) {
+      headers['set-cookie'] = [
+        ...(Array.isArray(earlier) ? earlier : [String(earlier)]),
+        ...(Array.isArray(cookies) ? cookies : [String(cookies)]),
+      ];
+    }
+  }
+  res.writeHead(status, headers);
 }

@@ -94,3 +94,14 @@ export {
   createBalancer,
   type TargetBreakerChange,
 } from './balancer.js';
+export { ProxyTimeoutError } from './attempt.js';
+export {
+  type LogLevel,
+  type LogLevels,
+  type LogMethod,
+  type LogToOptions,
+  logTo,
+  type StructuredLogger,
+} from './logger.js';
+export type { ProxyResponseEvent, ProxyRetryEvent, RenderFailure, TimeoutName } from './proxy.js';
+export { ConsumedBodyError } from './request-body.js';

@@ -1,540 +1,281 @@
 import { EventEmitter } from 'node:events';
-import { type ClientRequest, Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { classify, clientWentAway } from './classify.js';
-import { createEngine, type Engine } from './engine.js';
+import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
+import { clientWentAway } from './classify.js';
+import { createEngine } from './engine.js';
 import { errorOf, type GatewayError } from './errors.js';
-import { declaredFailure, failureOf, type GatewayFailure, type Timings } from './failure.js';
-import { prepareRequestHeaders, responseHeaders } from './headers.js';
-import { checkOptions } from './options.js';
+import type { GatewayFailure, Timings } from './failure.js';
+import { prepareRequestHeaders } from './headers.js';
+import type { ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
+import {
+  type ProxyOptions,
+  type ResolvedProxyOptions,
+  resolveProxyOptions,
+  type UpstreamTarget,
+} from './proxy-options.js';
+import type { RenderedError } from './render.js';
+import { prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
-import { abortResponse } from './respond.js';
-import { parseRetryAfter } from './retry-after.js';
-import type { FailureType } from './taxonomy.js';
+import { defaultErrorResponder } from './responder.js';
+import type { FailurePhase } from './taxonomy.js';
+import { isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
 
-/** Timeouts of one proxied request, in milliseconds. Each ends in its own failure. */
-export interface TimeoutOptions {
-  /**
-   * DNS, TCP connect and TLS handshake. Ends in 504 `connection_timeout` (or `dns_timeout`).
-   * @default 5000
-   */
-  connect?: number;
-  /**
-   * From the connection to the response head. Ends in 504 `http_response_timeout`.
-   * @default 30000
-   */
-  response?: number;
-  /**
-   * The longest silence between two body bytes of the response. Ends in an aborted response
-   * (`connection_read_timeout`), since the head already went to the client.
-   * @default 30000
-   */
-  idle?: number;
-  /**
-   * An overall bound on the whole request, retries included.
-   * @default undefined (no overall bound)
-   */
-  deadline?: number;
-}
+export type {
+  ProxyAbortEvent,
+  ProxyEvent,
+  ProxyEvents,
+  ProxyFailureEvent,
+  ProxyResponseEvent,
+  ProxyRetryEvent,
+  TimeoutName,
+} from './proxy-events.js';
+export type {
+  ProxyOptions,
+  ResolvedProxyOptions,
+  ResolvedTimeouts,
+  RetryOptions,
+  TimeoutOptions,
+  UpstreamTarget,
+  UpstreamTlsOptions,
+} from './proxy-options.js';
+export { resolveProxyOptions } from './proxy-options.js';
 
-/** TLS towards the upstream. Certificates are verified unless you say otherwise. */
-export interface UpstreamTlsOptions {
-  /**
-   * Trusted CA certificates (PEM), for an upstream behind a private CA.
-   * @default undefined (Node's bundled CAs)
-   */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /**
-   * Verify the upstream's certificate. Turn off only for a test upstream you control.
-   * @default true
-   */
-  rejectUnauthorized?: boolean;
-  /**
-   * The server name (SNI) and the name the certificate is checked against.
-   * @default the target's host name
-   */
-  servername?: string;
-}
-
-/** Options of the proxy (`gatewayProxy()` in every adapter). Only `target` is required. */
-export interface ProxyOptions {
-  /** The upstream, such as `http://127.0.0.1:4000` or `https://api.internal/v1`. Its path is prefixed to every request's. */
-  target: string | URL;
-  /**
-   * Timeouts in milliseconds.
-   * @default { connect: 5000, response: 30000, idle: 30000 }
-   */
-  timeouts?: TimeoutOptions;
-  /**
-   * Send the target's host as Host (for upstreams that route by name) instead of the client's.
-   * @default false
-   */
-  changeOrigin?: boolean;
-  /**
-   * Trust X-Forwarded-For/-Proto/-Host from the client and append to them (when this gateway is itself behind a
-   * proxy you run). When off they are replaced, so a client cannot pose as another address.
-   * @default false
-   */
-  trustForwarded?: boolean;
-  /**
-   * Render our own page instead of passing an upstream's 5xx through: `true` for every 5xx, or a list of statuses.
-   * The upstream's Retry-After is kept (validated), and Proxy-Status says `received-status`.
-   * @default false (the upstream's 5xx, its body and its Retry-After pass through)
-   */
-  intercept?: boolean | readonly number[];
-  /**
-   * TLS towards an https target.
-   * @default { rejectUnauthorized: true }
-   */
-  tls?: UpstreamTlsOptions;
-  /**
-   * Your own agent. By default a keep-alive agent per proxy.
-   * @default a keep-alive http(s).Agent
-   */
-  agent?: HttpAgent;
-  /**
-   * Retries of failed attempts that are safe to repeat: `{ retries }`, or `false` for none.
-   * @default { retries: 1 }
-   */
-  retry?: false | RetryOptions;
-}
-
-/** Retry policy. */
-export interface RetryOptions {
-  /**
-   * Attempts after the first.
-   * @default 1
-   */
-  retries?: number;
-  /**
-   * Largest request body buffered so that it can be replayed; larger bodies are streamed and never retried.
-   * @default 65536
-   */
-  maxBufferedBody?: number;
-}
-
-/** Everything an event says. Internal fields (`upstream`, `path`) are for logs and metrics, never for clients. */
-export interface ProxyEvent {
-  /** The request id (the X-Request-Id sent upstream and shown on the page). */
-  requestId: string;
-  method: string;
-  /** The path forwarded to the upstream. */
-  path: string;
-  /** `protocol//host:port` of the upstream. */
-  upstream: string;
-  /** 1 for the first attempt. */
-  attempt: number;
-  timings: Timings;
-}
-
-/** A failed attempt. */
-export interface ProxyFailureEvent extends ProxyEvent {
-  failure: GatewayFailure;
-  /** Whether the response head had already gone to the client (the connection was then aborted). */
-  headSent: boolean;
-  /** Whether another attempt follows. */
-  willRetry: boolean;
-}
-
-/** The client went away before the answer was complete: logged as 499, never counted against the upstream. */
-export interface ProxyAbortEvent extends ProxyEvent {
-  status: 499;
-}
-
-/** Events of a proxy. */
-export interface ProxyEvents {
-  failure: [ProxyFailureEvent];
-  abort: [ProxyAbortEvent];
-}
+/** Renders a failure for one request: `ErrorResponder.render` fits. */
+export type RenderFailure = (failure: GatewayFailure, req: IncomingMessage) => RenderedError;
 
 /** The framework-free proxy: adapters call `forward` and render what it returns. */
 export interface GatewayProxy extends EventEmitter<ProxyEvents> {
   /**
    * Forwards `req` and streams the answer into `res`. Resolves with an error to render when the request failed
-   * before any response byte went out; with `undefined` when it was answered, when the client left, or when a
-   * failure after the head was handled by aborting the connection.
+   * before any response byte went out; with `undefined` when it was answered, when the client left (nothing is
+   * answered then), or when a failure after the head was handled by aborting the client connection. Rejects only
+   * on a mounting mistake (a request body that earlier middleware consumed: `ConsumedBodyError`).
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
-  /** Proxies a WebSocket upgrade; a failure is answered on the raw socket with an HTTP error, then a close. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Releases the agent's idle connections. */
+  /**
+   * Proxies a WebSocket upgrade (call it from the server's `upgrade` event). A failure before the upstream answered
+   * is answered on the raw socket with an HTTP error (`render`, by default the default error responder's: its
+   * status, Retry-After, Proxy-Status, Content-Length, `Connection: close`), then the socket is closed. Resolves
+   * once the upstream answered, the failure was answered, or the client left.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void>;
+  /** Releases the idle connections of the agent this proxy created (your own agent is left alone). */
   close(): void;
 }
-
-const optionNames = ['target', 'timeouts', 'changeOrigin', 'trustForwarded', 'intercept', 'tls', 'agent', 'retry'];
 
 /** RFC 9110 §9.2.2. */
 const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-interface ResolvedProxyOptions {
-  readonly target: URL;
-  readonly upstream: string;
-  readonly timeouts: Readonly<Required<Omit<TimeoutOptions, 'deadline'>>> & { readonly deadline: number };
-  readonly changeOrigin: boolean;
-  readonly trustForwarded: boolean;
-  readonly intercept: (status: number) => boolean;
-  readonly agent: HttpAgent;
-  readonly retries: number;
-  readonly maxBufferedBody: number;
+/** The request an event or a target choice is about. */
+interface Subject {
+  readonly req: IncomingMessage;
+  readonly requestId: string;
+  /** A WebSocket handshake. */
+  readonly upgrade: boolean;
 }
 
-function positiveMs(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`gateway-errors: ${name} must be a positive number of milliseconds, got ${String(value)}.`);
-  }
-  return value;
+/** What every attempt of one forwarded request shares. */
+interface Call extends Subject {
+  readonly res: ServerResponse;
+  readonly body: Buffer | undefined;
+  /** A later attempt could send the same body (none, or buffered). */
+  readonly replayable: boolean;
+  readonly idempotent: boolean;
+  /** `performance.now()` value after which no attempt starts and the current one ends. */
+  readonly deadlineAt: number;
 }
 
-function resolveTarget(target: unknown): URL {
-  let url: URL;
-  try {
-    url = target instanceof URL ? new URL(target.href) : new URL(String(target));
-  } catch {
-    throw new TypeError(
-      `gateway-errors: target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(target)}.`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`gateway-errors: target must use http: or https:, got ${url.protocol}`);
-  }
-  return url;
-}
-
-/** Validates the options once, fills the defaults, and freezes the result. */
-export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
-  checkOptions(options, optionNames, 'gatewayProxy()');
-  if (options?.target === undefined) {
-    throw new TypeError('gateway-errors: gatewayProxy() needs a target, such as { target: "http://127.0.0.1:4000" }.');
-  }
-  const target = resolveTarget(options.target);
-  const timeouts = options.timeouts ?? {};
-  checkOptions(timeouts, ['connect', 'response', 'idle', 'deadline'], 'gatewayProxy() timeouts');
-  const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {});
-  checkOptions(retry, ['retries', 'maxBufferedBody'], 'gatewayProxy() retry');
-  const retries = retry.retries ?? 1;
-  if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
-    throw new TypeError(`gateway-errors: retry.retries must be a whole number from 0 to 10, got ${retries}.`);
-  }
-  const maxBufferedBody = retry.maxBufferedBody ?? 65536;
-  if (!Number.isInteger(maxBufferedBody) || maxBufferedBody < 0) {
-    throw new TypeError(
-      `gateway-errors: retry.maxBufferedBody must be a whole number of bytes, got ${maxBufferedBody}.`,
-    );
-  }
-  const intercept = options.intercept ?? false;
-  if (
-    typeof intercept !== 'boolean' &&
-    !(Array.isArray(intercept) && intercept.every((s) => Number.isInteger(s) && s >= 500 && s <= 599))
-  ) {
-    throw new TypeError('gateway-errors: intercept must be true, false, or a list of 5xx statuses such as [502, 503].');
-  }
-  const tls = options.tls ?? {};
-  checkOptions(tls, ['ca', 'rejectUnauthorized', 'servername'], 'gatewayProxy() tls');
-  const agent =
-    options.agent ??
-    (target.protocol === 'https:'
-      ? new HttpsAgent({
-          keepAlive: true,
-          scheduling: 'lifo',
-          rejectUnauthorized: tls.rejectUnauthorized ?? true,
-          ca: tls.ca,
-          servername: tls.servername,
-        })
-      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }));
-  return Object.freeze({
-    target,
-    upstream: target.origin,
-    timeouts: Object.freeze({
-      connect: positiveMs(timeouts.connect ?? 5000, 'timeouts.connect'),
-      response: positiveMs(timeouts.response ?? 30000, 'timeouts.response'),
-      idle: positiveMs(timeouts.idle ?? 30000, 'timeouts.idle'),
-      deadline:
-        timeouts.deadline === undefined ? Number.POSITIVE_INFINITY : positiveMs(timeouts.deadline, 'timeouts.deadline'),
-    }),
-    changeOrigin: options.changeOrigin ?? false,
-    trustForwarded: options.trustForwarded ?? false,
-    intercept:
-      intercept === true
-        ? (status: number) => status >= 500
-        : intercept === false
-          ? () => false
-          : (status: number) => intercept.includes(status),
-    agent,
-    retries,
-    maxBufferedBody,
-  });
-}
-
-/** How one attempt ended. */
-type Outcome =
-  | { kind: 'answered' }
-  | { kind: 'aborted' }
-  | { kind: 'failed'; failure: GatewayFailure; headSent: boolean };
-
-/** Whether the request has a body to send: a non-zero Content-Length, or Transfer-Encoding. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
-
-/** Reads the whole request body, or `undefined` if the client left on the way. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-  } catch {
-    return undefined;
-  }
-  return Buffer.concat(chunks);
-}
+/** Nothing was answered to this WebSocket handshake: it is not one we proxy (RFC 6455 §4.2.1). */
+const notAWebSocket: RenderedError = {
+  status: 400,
+  headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '0', 'cache-control': 'no-store' },
+  body: '',
+};
 
 class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #options: ResolvedProxyOptions;
-  readonly #engine: Engine = createEngine();
+  readonly #settings: AttemptSettings;
 
   constructor(options: ProxyOptions) {
     super();
     this.#options = resolveProxyOptions(options);
+    this.#settings = Object.freeze({
+      engine: createEngine(),
+      timeouts: this.#options.timeouts,
+      intercept: this.#options.intercept,
+      changeOrigin: this.#options.changeOrigin,
+    });
   }
 
   async forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined> {
     const options = this.#options;
-    const id = requestIdOf(req);
-    prepareRequestHeaders(req, id, { trustForwarded: options.trustForwarded, upgrade: false });
-    const deadlineAt = performance.now() + options.timeouts.deadline;
-
-    // A body can only be replayed if we keep a copy; keep small ones, stream the rest (and never retry them).
-    let body: Buffer | undefined;
-    let replayable = !hasBody(req);
-    if (!replayable && options.retries > 0) {
-      const length = Number(req.headers['content-length']);
-      if (Number.isInteger(length) && length <= options.maxBufferedBody) {
-        body = await readBody(req);
-        if (body === undefined || clientWentAway(req)) return this.#aborted(req, id, 0, {});
-        replayable = true;
-      }
-    }
+    const requestId = requestIdOf(req);
+    prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
     const idempotent = idempotentMethods.has(req.method ?? 'GET');
+    // A body can only be replayed if we keep a copy: small ones are kept when a retry could use them.
+    const prepared = await prepareBody(req, options.maxBufferedBody, options.retries > 0);
+    if (prepared === undefined || clientWentAway(req)) {
+      this.#emitAbort({ req, requestId, upgrade: false }, options.target, 0, 'request', false, {});
+      return undefined;
+    }
+    const call: Call = {
+      req,
+      res,
+      requestId,
+      upgrade: false,
+      body: prepared.body,
+      replayable: prepared.replayable,
+      idempotent,
+      deadlineAt: performance.now() + options.timeouts.deadline,
+    };
 
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.#attempt(req, res, body ?? (attempt > 1 ? Buffer.alloc(0) : undefined), deadlineAt);
-      if (outcome.kind === 'answered') return undefined;
-      if (outcome.kind === 'aborted') return this.#aborted(req, id, attempt, {});
-      const { failure, headSent } = outcome;
-      // RFC 9110 §9.2.2: a request the upstream may have acted on is repeated only if repeating it is harmless.
-      const safe = replayable && (!failure.mayHaveReachedUpstream || idempotent);
-      const willRetry = !headSent && safe && attempt <= options.retries && performance.now() < deadlineAt;
-      this.#emitFailure(req, id, attempt, failure, headSent, willRetry);
-      if (!willRetry) return headSent ? undefined : errorOf(failure);
+      // Where this attempt goes. (One target today; breakers, health and failover choose here.)
+      const target = this.#chooseTarget(call, attempt);
+      const outcome = await runAttempt(
+        this.#settings,
+        target,
+        req,
+        res,
+        // The first attempt of a request without a kept body streams `req`; later ones send the empty body.
+        call.body ?? (attempt > 1 ? Buffer.alloc(0) : undefined),
+        call.deadlineAt,
+      );
+      // How it went, reported: the events (breakers and health checks are fed here too).
+      if (outcome.kind === 'answered') {
+        this.#emitResponse(call, target, attempt, outcome.status, outcome.timings);
+        return undefined;
+      }
+      if (outcome.kind === 'aborted') {
+        this.#emitAbort(call, target, attempt, outcome.phase, outcome.headSent, outcome.timings);
+        return undefined;
+      }
+      // Whether another attempt follows.
+      const willRetry = this.#mayRetry(call, outcome, attempt);
+      this.#emitFailure(call, target, attempt, outcome, willRetry);
+      if (!willRetry) return outcome.headSent ? undefined : errorOf(outcome.failure);
+      this.#emitRetry(call, target, attempt + 1, outcome.failure);
     }
   }
 
-  #aborted(req: IncomingMessage, requestId: string, attempt: number, timings: Timings): undefined {
-    if (this.listenerCount('abort') > 0) {
-      this.emit('abort', { ...this.#eventBase(req, requestId, attempt, timings), status: 499 });
+  /** The upstream of this attempt. */
+  #chooseTarget(_subject: Subject, _attempt: number): UpstreamTarget {
+    return this.#options.target;
+  }
+
+  /**
+   * Whether a failed attempt is tried again. Never after a response byte went to the client, never when the
+   * upstream itself answered (an intercepted 5xx), never past the deadline or the retry count; and only when
+   * repeating the request is safe: RFC 9110 §9.2.2, a request the upstream may have acted on is repeated only if
+   * its method is idempotent, and only if its body can be sent again.
+   */
+  #mayRetry(call: Call, outcome: Extract<Outcome, { kind: 'failed' }>, attempt: number): boolean {
+    const { failure } = outcome;
+    if (outcome.headSent || failure.receivedStatus !== undefined) return false;
+    if (attempt > this.#options.retries || performance.now() >= call.deadlineAt) return false;
+    return call.replayable && (!failure.mayHaveReachedUpstream || call.idempotent);
+  }
+
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
+    // Nothing on a raw socket may reach an unhandled 'error' event, before or after the engine takes it.
+    socket.on('error', ignore);
+    if (!isWebSocketUpgrade(req)) {
+      writeSocketResponse(socket, notAWebSocket);
+      return;
     }
-    return undefined;
+    const subject: Subject = { req, requestId: requestIdOf(req), upgrade: true };
+    const target = this.#chooseTarget(subject, 1);
+    if (clientWentAway(req)) {
+      this.#emitAbort(subject, target, 0, 'request', false, {});
+      return;
+    }
+    prepareRequestHeaders(req, subject.requestId, { trustForwarded: this.#options.trustForwarded, upgrade: true });
+    const renderer = render ?? defaultErrorResponder().render;
+    const outcome = await runUpgrade(this.#settings, target, req, socket, head, (failure) => renderer(failure, req));
+    if (outcome.kind === 'answered') {
+      this.#emitResponse(subject, target, 1, outcome.status, outcome.timings);
+    } else if (outcome.kind === 'aborted') {
+      this.#emitAbort(subject, target, 1, outcome.phase, false, outcome.timings);
+    } else {
+      this.#emitFailure(subject, target, 1, { ...outcome, headSent: false }, false);
+    }
   }
 
-  #emitFailure(
-    req: IncomingMessage,
-    requestId: string,
-    attempt: number,
-    failure: GatewayFailure,
-    headSent: boolean,
-    willRetry: boolean,
-  ): void {
-    if (this.listenerCount('failure') === 0) return;
-    this.emit('failure', {
-      ...this.#eventBase(req, requestId, attempt, failure.timings ?? {}),
-      failure,
-      headSent,
-      willRetry,
-    });
+  close(): void {
+    const { target } = this.#options;
+    if (target.ownsAgent) target.agent.destroy();
   }
 
-  #eventBase(req: IncomingMessage, requestId: string, attempt: number, timings: Timings): ProxyEvent {
+  // Events are built only when someone listens: the proxy path is hot, and most applications listen to few.
+
+  #event(subject: Subject, target: UpstreamTarget, attempt: number, timings: Timings): ProxyEvent {
+    const { req } = subject;
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
     return {
-      requestId,
+      requestId: subject.requestId,
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      upstream: this.#options.upstream,
+      path: query === -1 ? url : url.slice(0, query),
+      upstream: target.origin,
       attempt,
+      upgrade: subject.upgrade,
       timings,
     };
   }
 
-  /** One attempt against the upstream, with its own timers. */
-  #attempt(req: IncomingMessage, res: ServerResponse, body: Buffer | undefined, deadlineAt: number): Promise<Outcome> {
-    const options = this.#options;
-    const { timeouts, upstream } = options;
-    return new Promise<Outcome>((resolve) => {
-      const started = performance.now();
-      const timings: Timings = {};
-      const since = () => performance.now() - started;
-      let proxyReq: ClientRequest | undefined;
-      let proxyRes: IncomingMessage | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      let done = false;
-      let headSent = false;
-
-      const settle = (outcome: Outcome) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        res.off('close', onClientClose);
-        timings.total = since();
-        resolve(outcome);
-      };
-      const fail = (failure: GatewayFailure) => {
-        if (done) return;
-        proxyReq?.destroy();
-        proxyRes?.destroy();
-        if (headSent) abortResponse(res);
-        settle({ kind: 'failed', failure: { ...failure, upstream, timings }, headSent });
-      };
-      // One timer per attempt, re-armed as the exchange moves on; the overall deadline caps each step.
-      const arm = (ms: number, type: FailureType) => {
-        clearTimeout(timer);
-        const wait = Math.max(0, Math.min(ms, deadlineAt - performance.now()));
-        timer = setTimeout(() => {
-          const phase =
-            type === 'connection_timeout' && proxyReq?.socket && !proxyReq.socket.connecting ? 'tls' : undefined;
-          fail(failureOf(type, { code: 'ETIMEDOUT', phase }));
-        }, wait);
-      };
-      const onClientClose = () => {
-        if (res.writableFinished) return;
-        proxyReq?.destroy();
-        proxyRes?.destroy();
-        settle({ kind: 'aborted' });
-      };
-      res.on('close', onClientClose);
-      arm(timeouts.connect, 'connection_timeout');
-
-      this.#engine.web(
-        req,
-        res,
-        { target: options.target, agent: options.agent, body, changeOrigin: options.changeOrigin },
-        {
-          request(request) {
-            proxyReq = request;
-            const socket = request.socket;
-            if (socket === null || !socket.connecting) {
-              arm(timeouts.response, 'http_response_timeout');
-              return;
-            }
-            const secure = options.target.protocol === 'https:';
-            socket.once('lookup', () => {
-              timings.dns = since();
-            });
-            socket.once('connect', () => {
-              timings.connect = since();
-              if (!secure) arm(timeouts.response, 'http_response_timeout');
-            });
-            if (secure) {
-              socket.once('secureConnect', () => {
-                timings.tls = since();
-                arm(timeouts.response, 'http_response_timeout');
-              });
-            }
-          },
-          response(response) {
-            if (done) {
-              response.destroy();
-              return;
-            }
-            proxyRes = response;
-            timings.firstByte = since();
-            const status = response.statusCode ?? 502;
-            const retryAfter = response.headers['retry-after'];
-            if (options.intercept(status)) {
-              response.resume();
-              clearTimeout(timer);
-              settle({
-                kind: 'failed',
-                failure: {
-                  ...declaredFailure(status, {
-                    receivedStatus: status,
-                    phase: 'response-head',
-                    retryAfter: parseRetryAfter(retryAfter, response.headers.date),
-                  }),
-                  upstream,
-                  timings,
-                },
-                headSent: false,
-              });
-              return;
-            }
-            const headers = responseHeaders(response.headers);
-            if (retryAfter !== undefined) {
-              // Never copied blindly: a valid value is passed on as seconds, anything else is dropped.
-              const seconds = parseRetryAfter(retryAfter, response.headers.date);
-              if (seconds === undefined) delete headers['retry-after'];
-              else headers['retry-after'] = String(seconds);
-            }
-            res.writeHead(status, response.statusMessage, headers);
-            headSent = true;
-            arm(timeouts.idle, 'connection_read_timeout');
-            const idleTimer = timer;
-            response.on('data', () => idleTimer?.refresh());
-            response.on('error', (error) => {
-              fail(classify(error) ?? failureOf('http_response_incomplete', { cause: error, phase: 'response-body' }));
-            });
-            response.on('close', () => {
-              if (!response.complete) fail(failureOf('http_response_incomplete', { phase: 'response-body' }));
-            });
-            res.once('finish', () => settle({ kind: 'answered' }));
-            response.pipe(res);
-          },
-          error(error) {
-            if (done) return;
-            if (clientWentAway(req)) {
-              settle({ kind: 'aborted' });
-              return;
-            }
-            fail(classify(error) ?? failureOf('connection_terminated', { cause: error }));
-          },
-        },
-      );
+  #emitFailure(
+    subject: Subject,
+    target: UpstreamTarget,
+    attempt: number,
+    outcome: { failure: GatewayFailure; headSent: boolean; timeout: TimeoutName | undefined; timings: Timings },
+    willRetry: boolean,
+  ): void {
+    if (this.listenerCount('failure') === 0) return;
+    this.emit('failure', {
+      ...this.#event(subject, target, attempt, outcome.timings),
+      failure: outcome.failure,
+      timeout: outcome.timeout,
+      headSent: outcome.headSent,
+      willRetry,
     });
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => {});
-    this.#engine.ws(
-      req,
-      socket,
-      head,
-      { target: this.#options.target, agent: undefined, body: undefined, changeOrigin: this.#options.changeOrigin },
-      (error) => {
-        const failure = classify(error) ?? failureOf('http_upgrade_failed', { cause: error });
-        if (!socket.writable) {
-          socket.destroy();
-          return;
-        }
-        socket.end(
-          `HTTP/1.1 ${failure.status} ${failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-        );
-      },
-    );
+  #emitRetry(subject: Subject, target: UpstreamTarget, attempt: number, failure: GatewayFailure): void {
+    if (this.listenerCount('retry') === 0) return;
+    this.emit('retry', { ...this.#event(subject, target, attempt, {}), failure });
   }
 
-  close(): void {
-    this.#options.agent.destroy();
+  #emitAbort(
+    subject: Subject,
+    target: UpstreamTarget,
+    attempt: number,
+    phase: FailurePhase,
+    headSent: boolean,
+    timings: Timings,
+  ): void {
+    if (this.listenerCount('abort') === 0) return;
+    this.emit('abort', { ...this.#event(subject, target, attempt, timings), status: 499, phase, headSent });
+  }
+
+  #emitResponse(subject: Subject, target: UpstreamTarget, attempt: number, status: number, timings: Timings): void {
+    if (this.listenerCount('response') === 0) return;
+    this.emit('response', { ...this.#event(subject, target, attempt, timings), status });
   }
 }
+
+function ignore(): void {}
 
 /**
  * Creates the framework-free proxy. Adapters wrap it; use it directly with `node:http`.
  * @example
  * const proxy = createProxy({ target: 'http://127.0.0.1:4000' });
  * const errors = createErrorResponder();
- * http.createServer(async (req, res) => {
+ * const server = http.createServer(async (req, res) => {
  *   const error = await proxy.forward(req, res);
  *   if (error) errors.send(error.failure, req, res);
  * });
+ * server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, errors.render));
  */
 export function createProxy(options: ProxyOptions): GatewayProxy {
   return new UpstreamProxy(options);

@@ -1,0 +1,267 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { isIP } from 'node:net';
+import { checkOptions } from './options.js';
+
+/** Timeouts of one proxied request, in milliseconds. Each ends in its own failure type. */
+export interface TimeoutOptions {
+  /**
+   * DNS lookup, TCP connect and TLS handshake of a new connection (a reused keep-alive connection skips it). Ends in
+   * 504 `connection_timeout`, or `dns_timeout` while the name is still being resolved.
+   * @default 5000
+   */
+  connect?: number;
+  /**
+   * From the moment the request is sent until the response head arrives. Ends in 504 `http_response_timeout`. While
+   * a request body is still being uploaded, an upstream that stops reading it for this long ends in 504
+   * `connection_write_timeout`; a slow client does not count against the upstream.
+   * @default 30000
+   */
+  response?: number;
+  /**
+   * The longest silence between two body bytes of the response, once its head went to the client. Ends in an
+   * aborted client connection (the status was already sent), reported as `connection_read_timeout`. Time the client
+   * itself takes to read (backpressure) does not count.
+   * @default 30000
+   */
+  idle?: number;
+  /**
+   * An overall bound from the start of the request until the response head, retries included: when it passes, the
+   * attempt under way fails with the timeout of its step (504) and no retry follows. It does not cut a response that
+   * is already streaming; `idle` guards that.
+   * @default undefined (no overall bound)
+   */
+  deadline?: number;
+}
+
+/** TLS towards an https upstream. Certificates are verified unless you say otherwise. */
+export interface UpstreamTlsOptions {
+  /**
+   * Trusted CA certificates (PEM), for an upstream behind a private CA. Replaces Node's bundled CAs for this proxy.
+   * @default undefined (Node's bundled CAs)
+   */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /**
+   * Verify the upstream's certificate. Turn off only for a test upstream you control.
+   * @default true
+   */
+  rejectUnauthorized?: boolean;
+  /**
+   * The server name (SNI) and the name the certificate is checked against.
+   * @default the target's host name
+   */
+  servername?: string;
+}
+
+/** Retry policy. */
+export interface RetryOptions {
+  /**
+   * Attempts after the first. Only failures that are safe to repeat are retried: the request never reached the
+   * upstream (refused, connect timeout, TLS failure), or its method is idempotent and its body could be replayed.
+   * @default 1
+   */
+  retries?: number;
+  /**
+   * Largest request body buffered so that it can be replayed; larger bodies, and bodies of unknown length, are
+   * streamed and never retried.
+   * @default 65536
+   */
+  maxBufferedBody?: number;
+}
+
+/** Options of the proxy (`gatewayProxy()` in every adapter). Only `target` is required. */
+export interface ProxyOptions {
+  /** The upstream, such as `http://127.0.0.1:4000` or `https://api.internal/v1`. Its path is prefixed to every request's. */
+  target: string | URL;
+  /**
+   * Timeouts in milliseconds; see {@link TimeoutOptions}.
+   * @default { connect: 5000, response: 30000, idle: 30000 }
+   */
+  timeouts?: TimeoutOptions;
+  /**
+   * Send the target's host as Host (for upstreams that route by name) instead of the client's.
+   * @default false
+   */
+  changeOrigin?: boolean;
+  /**
+   * Trust X-Forwarded-For/-Proto/-Host and Forwarded from the client and append to them (when this gateway is itself
+   * behind a proxy you run). When off they are replaced, so a client cannot pose as another address.
+   * @default false
+   */
+  trustForwarded?: boolean;
+  /**
+   * Render our own page instead of passing an upstream's 5xx through: `true` for every 5xx, or a list of statuses.
+   * The upstream's Retry-After is kept (validated), and Proxy-Status says `received-status`. An intercepted answer is
+   * never retried: the upstream did answer.
+   * @default false (the upstream's 5xx, its body and its validated Retry-After pass through)
+   */
+  intercept?: boolean | readonly number[];
+  /**
+   * TLS towards an https target. Applies to the agent this proxy creates; with your own `agent`, configure TLS on it.
+   * @default { rejectUnauthorized: true }
+   */
+  tls?: UpstreamTlsOptions;
+  /**
+   * Your own agent (then `close()` leaves it alone). By default each proxy has a keep-alive agent of its own.
+   * @default a keep-alive http(s).Agent
+   */
+  agent?: HttpAgent;
+  /**
+   * Retries of failed attempts that are safe to repeat: `{ retries }`, or `false` for none.
+   * @default { retries: 1, maxBufferedBody: 65536 }
+   */
+  retry?: false | RetryOptions;
+}
+
+/** Where attempts go: one upstream, with the agent that holds its connections. */
+export interface UpstreamTarget {
+  /** The target URL; its path prefixes every request's. */
+  readonly url: URL;
+  /** `protocol//host:port`, for events and diagnostics. Internal: never shown to clients outside development. */
+  readonly origin: string;
+  /** The agent of this upstream's connections. */
+  readonly agent: HttpAgent;
+  /** Whether this proxy created the agent (and so may destroy it on `close()`). */
+  readonly ownsAgent: boolean;
+  /** Whether connecting means resolving a name first (a host name, not an IP literal). */
+  readonly resolvesName: boolean;
+  /** Whether a TLS handshake follows the TCP connect. */
+  readonly secure: boolean;
+}
+
+/** Timeouts with their defaults filled in; `deadline` is `Infinity` when unset. */
+export interface ResolvedTimeouts {
+  readonly connect: number;
+  readonly response: number;
+  readonly idle: number;
+  readonly deadline: number;
+}
+
+/** The options of one proxy, validated, filled and frozen. */
+export interface ResolvedProxyOptions {
+  readonly target: UpstreamTarget;
+  readonly timeouts: ResolvedTimeouts;
+  readonly changeOrigin: boolean;
+  readonly trustForwarded: boolean;
+  readonly intercept: (status: number) => boolean;
+  readonly retries: number;
+  readonly maxBufferedBody: number;
+}
+
+const optionNames = ['target', 'timeouts', 'changeOrigin', 'trustForwarded', 'intercept', 'tls', 'agent', 'retry'];
+
+function positiveMs(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
+    throw new TypeError(
+      `gateway-errors: ${name} must be a positive number of milliseconds (at most 2147483647), got ${String(value)}.`,
+    );
+  }
+  return value;
+}
+
+function resolveUrl(target: unknown): URL {
+  let url: URL;
+  try {
+    url = target instanceof URL ? new URL(target.href) : new URL(String(target));
+  } catch {
+    throw new TypeError(
+      `gateway-errors: target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(target)}.`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`gateway-errors: target must use http: or https:, got ${url.protocol}`);
+  }
+  return url;
+}
+
+function optionalBoolean(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new TypeError(`gateway-errors: ${name} must be true or false.`);
+  return value;
+}
+
+function resolveTarget(options: ProxyOptions): UpstreamTarget {
+  const url = resolveUrl(options.target);
+  const secure = url.protocol === 'https:';
+  const tls = options.tls ?? {};
+  checkOptions(tls, ['ca', 'rejectUnauthorized', 'servername'], 'gatewayProxy() tls');
+  if (options.agent !== undefined && options.tls !== undefined) {
+    throw new TypeError(
+      'gateway-errors: give either agent or tls, not both: set TLS options (ca, rejectUnauthorized, servername) on your own agent.',
+    );
+  }
+  if (options.agent !== undefined && !(options.agent instanceof HttpAgent)) {
+    throw new TypeError('gateway-errors: agent must be an http.Agent or https.Agent.');
+  }
+  const agent =
+    options.agent ??
+    (secure
+      ? new HttpsAgent({
+          keepAlive: true,
+          scheduling: 'lifo',
+          rejectUnauthorized: tls.rejectUnauthorized ?? true,
+          ca: tls.ca,
+          servername: tls.servername,
+        })
+      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }));
+  // WHATWG URLs keep IPv6 literals in brackets.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return Object.freeze({
+    url,
+    origin: url.origin,
+    agent,
+    ownsAgent: options.agent === undefined,
+    resolvesName: isIP(host) === 0,
+    secure,
+  });
+}
+
+/** Validates the options once, fills the defaults, and freezes the result. Every message names the fix. */
+export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
+  checkOptions(options, optionNames, 'gatewayProxy()');
+  if (options?.target === undefined) {
+    throw new TypeError('gateway-errors: gatewayProxy() needs a target, such as { target: "http://127.0.0.1:4000" }.');
+  }
+  const timeouts = options.timeouts ?? {};
+  checkOptions(timeouts, ['connect', 'response', 'idle', 'deadline'], 'gatewayProxy() timeouts');
+  const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {});
+  checkOptions(retry, ['retries', 'maxBufferedBody'], 'gatewayProxy() retry');
+  const retries = retry.retries ?? 1;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
+    throw new TypeError(`gateway-errors: retry.retries must be a whole number from 0 to 10, got ${retries}.`);
+  }
+  const maxBufferedBody = retry.maxBufferedBody ?? 65536;
+  if (!Number.isInteger(maxBufferedBody) || maxBufferedBody < 0) {
+    throw new TypeError(
+      `gateway-errors: retry.maxBufferedBody must be a whole number of bytes, got ${maxBufferedBody}.`,
+    );
+  }
+  const intercept = options.intercept ?? false;
+  if (
+    typeof intercept !== 'boolean' &&
+    !(Array.isArray(intercept) && intercept.every((s) => Number.isInteger(s) && s >= 500 && s <= 599))
+  ) {
+    throw new TypeError('gateway-errors: intercept must be true, false, or a list of 5xx statuses such as [502, 503].');
+  }
+  const intercepted = new Set<number>(intercept === true ? [] : intercept === false ? [] : intercept);
+  return Object.freeze({
+    target: resolveTarget(options),
+    timeouts: Object.freeze({
+      connect: positiveMs(timeouts.connect ?? 5000, 'timeouts.connect'),
+      response: positiveMs(timeouts.response ?? 30000, 'timeouts.response'),
+      idle: positiveMs(timeouts.idle ?? 30000, 'timeouts.idle'),
+      deadline:
+        timeouts.deadline === undefined ? Number.POSITIVE_INFINITY : positiveMs(timeouts.deadline, 'timeouts.deadline'),
+    }),
+    changeOrigin: optionalBoolean(options.changeOrigin, 'changeOrigin'),
+    trustForwarded: optionalBoolean(options.trustForwarded, 'trustForwarded'),
+    intercept:
+      intercept === true
+        ? (status: number) => status >= 500 && status <= 599
+        : intercept === false
+          ? () => false
+          : (status: number) => intercepted.has(status),
+    retries,
+    maxBufferedBody,
+  });
+}

@@ -1,0 +1,307 @@
+import type { IncomingMessage } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Gateway,
+  type GatewaySetup,
+  headerIn,
+  rawExchange,
+  send,
+  splitHead,
+  startGateway,
+} from './proxy-helpers.js';
+
+let upstream: Upstream | undefined;
+let gateway: Gateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  await upstream?.close();
+  gateway = upstream = undefined;
+});
+
+interface Echo {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function echoGateway(options: object = {}, setup: GatewaySetup = {}): Promise<Gateway> {
+  upstream = await echoUpstream();
+  gateway = await startGateway({ target: upstream.url, ...options }, setup);
+  return gateway;
+}
+
+/** Reads the whole body, as a body parser does. */
+async function consume(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('request headers (RFC 9110 §7.6.1)', () => {
+  it('drops hop-by-hop fields and the fields Connection names', async () => {
+    const { port } = await echoGateway();
+    const { bytes } = await rawExchange(
+      port,
+      'GET /h HTTP/1.1\r\nHost: gw\r\nConnection: keep-alive, X-Hop-Secret, close\r\nX-Hop-Secret: 1\r\n' +
+        'Keep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-Checksum\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n' +
+        'Proxy-Connection: keep-alive\r\nUpgrade: foo/1\r\nExpect: 100-continue\r\nX-End-To-End: kept\r\n\r\n',
+    );
+    // Node answered the Expect itself, on our side of the hop.
+    expect(bytes.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
+    const seen = JSON.parse(splitHead(bytes.slice(25)).body) as Echo;
+    for (const name of [
+      'x-hop-secret',
+      'keep-alive',
+      'te',
+      'trailer',
+      'proxy-authorization',
+      'proxy-connection',
+      'upgrade',
+      'expect',
+    ]) {
+      expect(seen.headers[name], name).toBeUndefined();
+    }
+    expect(seen.headers['x-end-to-end']).toBe('kept');
+    // Our own hop: the agent's keep-alive connection, whatever the client asked of its own.
+    expect(seen.headers.connection).toBe('keep-alive');
+  });
+
+  it('sets X-Forwarded-For/-Proto/-Host and X-Request-Id, replacing what the client claimed', async () => {
+    const { url } = await echoGateway();
+    const reply = await send(`${url}/h`, {
+      headers: {
+        host: 'shop.example',
+        'x-forwarded-for': '6.6.6.6',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-port': '1',
+        'x-real-ip': '6.6.6.6',
+        forwarded: 'for=6.6.6.6',
+        'x-request-id': 'ticket-42',
+      },
+    });
+    const seen = JSON.parse(reply.body) as Echo;
+    expect(seen.headers).toMatchObject({
+      host: 'shop.example',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'shop.example',
+      'x-request-id': 'ticket-42',
+    });
+    expect(seen.headers['x-forwarded-port']).toBeUndefined();
+    expect(seen.headers['x-real-ip']).toBeUndefined();
+    expect(seen.headers.forwarded).toBeUndefined();
+  });
+
+  it('appends to the client chain with trustForwarded', async () => {
+    const { url } = await echoGateway({ trustForwarded: true });
+    const reply = await send(`${url}/h`, {
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'shop.example',
+        forwarded: 'for=203.0.113.7;proto=https',
+      },
+    });
+    const seen = JSON.parse(reply.body) as Echo;
+    expect(seen.headers).toMatchObject({
+      'x-forwarded-for': '203.0.113.7, 127.0.0.1',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'shop.example',
+      forwarded: 'for=203.0.113.7;proto=https',
+    });
+  });
+
+  it('generates a request id when the client sent none or an unsafe one', async () => {
+    const { url, events } = await echoGateway();
+    const plain = JSON.parse((await send(`${url}/h`)).body) as Echo;
+    expect(plain.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const unsafe = JSON.parse((await send(`${url}/h`, { headers: { 'x-request-id': '<script>' } })).body) as Echo;
+    expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(events.response.map((event) => event.requestId)).toEqual([
+      plain.headers['x-request-id'],
+      unsafe.headers['x-request-id'],
+    ]);
+  });
+
+  it('sends Host as the target with changeOrigin', async () => {
+    const { url } = await echoGateway({ changeOrigin: true });
+    const seen = JSON.parse((await send(`${url}/h`, { headers: { host: 'shop.example' } })).body) as Echo;
+    expect(seen.headers.host).toBe(`127.0.0.1:${upstream?.port}`);
+  });
+});
+
+describe('request bodies', () => {
+  it.each(['DELETE', 'GET', 'OPTIONS', 'POST'])(
+    're-frames a chunked %s body as chunked, so it cannot smuggle a request',
+    async (method) => {
+      const { port } = await echoGateway({ retry: false });
+      const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+      const { bytes } = await rawExchange(
+        port,
+        `${method} /h HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n` +
+          `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+      );
+      const seen = JSON.parse(splitHead(bytes).body) as Echo;
+      expect(seen).toMatchObject({ method, url: '/h', body: smuggled });
+      expect(seen.headers['transfer-encoding']).toBe('chunked');
+      expect(upstream?.requests).toBe(1);
+    },
+  );
+
+  it('keeps Content-Length even when the client names it in Connection', async () => {
+    const { port } = await echoGateway({ retry: false });
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    const { bytes } = await rawExchange(
+      port,
+      `DELETE /h HTTP/1.1\r\nHost: gw\r\nConnection: close, content-length\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+    );
+    expect((JSON.parse(splitHead(bytes).body) as Echo).body).toBe(smuggled);
+    expect(upstream?.requests).toBe(1);
+  });
+
+  it('forwards a Content-Length body, buffered for a retry or streamed', async () => {
+    const { url } = await echoGateway();
+    const small = JSON.parse((await send(`${url}/h`, { method: 'PUT', body: 'small body' })).body) as Echo;
+    expect(small).toMatchObject({ method: 'PUT', body: 'small body' });
+    const large = 'x'.repeat(200_000);
+    const big = JSON.parse((await send(`${url}/h`, { method: 'PUT', body: large })).body) as Echo;
+    expect(big.body).toBe(large);
+  });
+
+  it('rejects forward() clearly when a body parser consumed the body, and sends nothing upstream', async () => {
+    const { url, results } = await echoGateway(
+      {},
+      {
+        async before(req) {
+          (req as IncomingMessage & { body?: unknown }).body = JSON.parse((await consume(req)).toString());
+        },
+      },
+    );
+    const reply = await send(`${url}/h`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    expect(reply.status).toBe(500);
+    expect(reply.body).toContain('Mount the proxy before body parsers');
+    expect(results[0]).toMatchObject({ name: 'ConsumedBodyError', code: 'ERR_GATEWAY_BODY_CONSUMED' });
+    expect(upstream?.requests).toBe(0);
+  });
+
+  it('forwards req.body when a parser left the bytes (a Buffer or a string)', async () => {
+    let mode: 'buffer' | 'string' = 'buffer';
+    const { url } = await echoGateway(
+      {},
+      {
+        async before(req) {
+          const bytes = await consume(req);
+          (req as IncomingMessage & { body?: unknown }).body = mode === 'buffer' ? bytes : bytes.toString('utf8');
+        },
+      },
+    );
+    const raw = JSON.parse((await send(`${url}/h`, { method: 'POST', body: 'raw bytes é' })).body) as Echo;
+    expect(raw.body).toBe('raw bytes é');
+    expect(raw.headers['content-length']).toBe(String(Buffer.byteLength('raw bytes é')));
+    mode = 'string';
+    const text = JSON.parse(
+      (await send(`${url}/h`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: 'text body' })).body,
+    ) as Echo;
+    expect(text.body).toBe('text body');
+    expect(text.headers['content-length']).toBe('9');
+    expect(text.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('rejects a parsed body whose Content-Encoding the parser decoded', async () => {
+    const { url, results } = await echoGateway(
+      {},
+      {
+        async before(req) {
+          (req as IncomingMessage & { body?: unknown }).body = await consume(req);
+        },
+      },
+    );
+    const reply = await send(`${url}/h`, {
+      method: 'POST',
+      headers: { 'content-encoding': 'gzip' },
+      body: gzipSync('zipped'),
+    });
+    expect(reply.status).toBe(500);
+    expect(results[0]).toMatchObject({ code: 'ERR_GATEWAY_BODY_CONSUMED' });
+    expect(String((results[0] as Error).message)).toContain('Content-Encoding (gzip)');
+  });
+});
+
+describe('response headers', () => {
+  it('drops hop-by-hop fields from the upstream, keeps end-to-end ones and Proxy-Status', async () => {
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, {
+        Connection: 'X-Upstream-Hop',
+        'X-Upstream-Hop': 'secret',
+        'Keep-Alive': 'timeout=99',
+        'Proxy-Authenticate': 'Basic realm="upstream"',
+        Upgrade: 'foo/2',
+        Trailer: 'X-Checksum',
+        'Transfer-Encoding': 'chunked',
+        'Proxy-Status': 'origin-cache; hit',
+        'X-End-To-End': 'kept',
+      });
+      res.end('body');
+    });
+    gateway = await startGateway({ target: upstream.url });
+    const { bytes } = await rawExchange(gateway.port, 'GET /h HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    const { head, body } = splitHead(bytes);
+    expect(headerIn(head, 'x-upstream-hop')).toBeUndefined();
+    expect(headerIn(head, 'proxy-authenticate')).toBeUndefined();
+    expect(headerIn(head, 'upgrade')).toBeUndefined();
+    expect(headerIn(head, 'trailer')).toBeUndefined();
+    expect(headerIn(head, 'keep-alive')).toBeUndefined();
+    expect(headerIn(head, 'connection')).toBe('close');
+    expect(headerIn(head, 'proxy-status')).toBe('origin-cache; hit');
+    expect(headerIn(head, 'x-end-to-end')).toBe('kept');
+    // Node frames the body for our hop itself.
+    expect(headerIn(head, 'transfer-encoding')).toBe('chunked');
+    expect(body).toBe('4\r\nbody\r\n0\r\n\r\n');
+  });
+
+  it('keeps headers that earlier middleware set, the upstream winning a clash, cookies from both', async () => {
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'Set-Cookie': 'up=2', 'X-Frame-Options': 'SAMEORIGIN', 'Content-Type': 'text/plain' });
+      res.end('ok');
+    });
+    gateway = await startGateway(
+      { target: upstream.url },
+      {
+        before(_req, res) {
+          res.setHeader('Access-Control-Allow-Origin', '*');
+          res.setHeader('Strict-Transport-Security', 'max-age=63072000');
+          res.setHeader('X-Frame-Options', 'DENY');
+          res.setHeader('Set-Cookie', 'session=1');
+        },
+      },
+    );
+    const reply = await send(`${gateway.url}/h`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('ok');
+    expect(reply.headers['access-control-allow-origin']).toBe('*');
+    expect(reply.headers['strict-transport-security']).toBe('max-age=63072000');
+    expect(reply.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(reply.headers['set-cookie']).toEqual(['session=1', 'up=2']);
+  });
+
+  it('does not forward the upstream reason phrase (Node would refuse some bytes a parser accepts)', async () => {
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, 'Fine \u00e9', { 'content-length': 2 });
+      res.end('ok');
+    });
+    gateway = await startGateway({ target: upstream.url });
+    const { bytes } = await rawExchange(gateway.port, 'GET /h HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+  });
+});

@@ -1,0 +1,184 @@
+import { type GatewayFailure, isGatewayError } from '@gateway-errors/core';
+import {
+  badHeaderUpstream,
+  dieMidBodyUpstream,
+  garbageUpstream,
+  oversizedHeadUpstream,
+  refusingUpstream,
+  resetAfterRequest,
+  resetOnAccept,
+  statusUpstream,
+  type Upstream,
+} from '@gateway-errors/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway } from './proxy-helpers.js';
+
+let upstream: Upstream | undefined;
+let gateway: Gateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  await upstream?.close();
+  gateway = upstream = undefined;
+});
+
+async function through(make: () => Promise<Upstream>, options: object = {}): Promise<Gateway> {
+  upstream = await make();
+  gateway = await startGateway({ target: upstream.url, retry: false, ...options });
+  return gateway;
+}
+
+describe('failures before the response head resolve forward() with the right GatewayError', () => {
+  const rows: Array<[string, number, string, () => Promise<Upstream>, Partial<GatewayFailure>]> = [
+    ['refused', 502, 'connection_refused', refusingUpstream, { phase: 'connect', code: 'ECONNREFUSED' }],
+    ['reset on accept', 502, 'connection_terminated', resetOnAccept, { code: 'ECONNRESET' }],
+    ['reset after the request', 502, 'connection_terminated', resetAfterRequest, { phase: 'response-head' }],
+    ['garbage', 502, 'http_protocol_error', garbageUpstream, { code: 'HPE_INVALID_CONSTANT' }],
+    ['a control byte in a header', 502, 'http_protocol_error', badHeaderUpstream, {}],
+    ['an oversized head', 502, 'http_response_header_section_size', oversizedHeadUpstream, {}],
+  ];
+
+  it.each(rows)('%s: %i %s', async (_name, status, type, make, details) => {
+    const { url, results, events } = await through(make);
+    const reply = await send(`${url}/x?token=secret`, { headers: { accept: 'application/json' } });
+    expect(reply.status).toBe(status);
+    expect(reply.headers['proxy-status']).toBe(`gateway-errors; error=${type}`);
+    expect(reply.headers['retry-after']).toBe('5');
+    expect(reply.headers['cache-control']).toBe('no-store');
+    expect(JSON.parse(reply.body)).toMatchObject({ status, errorType: type });
+    const [error] = results;
+    expect(isGatewayError(error)).toBe(true);
+    expect(error).toMatchObject({ status, failure: { type, status, ...details } });
+    expect(events.failure).toHaveLength(1);
+    expect(events.failure[0]).toMatchObject({
+      method: 'GET',
+      path: '/x',
+      upstream: upstream?.url,
+      attempt: 1,
+      headSent: false,
+      willRetry: false,
+      failure: { type },
+    });
+    expect(events.failure[0]?.requestId).toBe(reply.headers['x-request-id']);
+    expect(events.failure[0]?.timings.total).toBeTypeOf('number');
+  });
+});
+
+describe('failures after the response head destroy the client connection', () => {
+  it('content-length framing: the head and the partial body, nothing appended, the connection ends', async () => {
+    const { port, events, results } = await through(() =>
+      dieMidBodyUpstream({ sent: 'partial body\n', declaredLength: 1000, headers: { 'Content-Type': 'text/plain' } }),
+    );
+    const { bytes, ending } = await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: gw\r\n\r\n');
+    expect(ending).not.toBe('open');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(headerIn(head, 'content-length')).toBe('1000');
+    expect(headerIn(head, 'content-type')).toBe('text/plain');
+    expect(headerIn(head, 'transfer-encoding')).toBeUndefined();
+    expect(body).toBe('partial body\n');
+    expect(results).toEqual([undefined]);
+    expect(events.failure[0]).toMatchObject({
+      headSent: true,
+      willRetry: false,
+      timeout: undefined,
+      failure: { type: 'http_response_incomplete', phase: 'response-body' },
+    });
+    expect(events.failure[0]?.timings.firstByte).toBeTypeOf('number');
+  });
+
+  it('chunked framing: the chunks received, no terminating chunk, the connection ends', async () => {
+    const { port, events } = await through(() => dieMidBodyUpstream({ framing: 'chunked', sent: 'partial body\n' }));
+    const { bytes, ending } = await rawExchange(port, 'GET /x HTTP/1.1\r\nHost: gw\r\n\r\n');
+    expect(ending).not.toBe('open');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(headerIn(head, 'transfer-encoding')).toBe('chunked');
+    // One chunk of 13 bytes, re-framed by Node for our hop; never the last chunk `0\r\n\r\n`.
+    expect(body).toBe('d\r\npartial body\n\r\n');
+    expect(events.failure[0]).toMatchObject({ headSent: true, failure: { type: 'http_response_incomplete' } });
+  });
+
+  it('never retries once the head went out, even for a GET', async () => {
+    upstream = await dieMidBodyUpstream();
+    gateway = await startGateway({ target: upstream.url, retry: { retries: 3 } });
+    await rawExchange(gateway.port, 'GET /x HTTP/1.1\r\nHost: gw\r\n\r\n');
+    expect(upstream.requests).toBe(1);
+    expect(gateway.events.retry).toHaveLength(0);
+  });
+});
+
+describe('an upstream 5xx passes through', () => {
+  it('with its status, body and Retry-After', async () => {
+    const { url, events, results } = await through(() => statusUpstream({ status: 503, retryAfter: '30' }));
+    const reply = await send(`${url}/x`);
+    expect(reply.status).toBe(503);
+    expect(reply.body).toBe('upstream says 503\n');
+    expect(reply.headers['retry-after']).toBe('30');
+    expect(reply.headers['proxy-status']).toBeUndefined();
+    expect(results).toEqual([undefined]);
+    expect(events.failure).toHaveLength(0);
+    expect(events.response).toMatchObject([{ status: 503, attempt: 1 }]);
+  });
+
+  it('with an HTTP-date Retry-After turned into seconds, relative to its Date', async () => {
+    const date = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const later = new Date(date.getTime() + 120_000);
+    const { url } = await through(() =>
+      statusUpstream({ status: 503, retryAfter: later.toUTCString(), headers: { Date: date.toUTCString() } }),
+    );
+    const reply = await send(`${url}/x`);
+    expect(reply.headers['retry-after']).toBe('120');
+  });
+
+  it.each(['soon', '-5', '1.5', 'Tomorrow, 12:00'])('drops an invalid Retry-After %j', async (retryAfter) => {
+    const { url } = await through(() => statusUpstream({ status: 502, retryAfter }));
+    const reply = await send(`${url}/x`);
+    expect(reply.status).toBe(502);
+    expect(reply.body).toBe('upstream says 502\n');
+    expect(reply.headers['retry-after']).toBeUndefined();
+  });
+});
+
+describe('intercept', () => {
+  it('true: renders our page with the upstream status, its validated Retry-After and received-status', async () => {
+    const { url, events, results } = await through(() => statusUpstream({ status: 503, retryAfter: '30' }), {
+      intercept: true,
+      retry: { retries: 2 },
+    });
+    const reply = await send(`${url}/x`, { headers: { accept: 'application/json' } });
+    expect(reply.status).toBe(503);
+    expect(reply.headers['retry-after']).toBe('30');
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; received-status=503');
+    expect(reply.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(JSON.parse(reply.body)).toMatchObject({ status: 503, retryAfter: 30 });
+    expect(reply.body).not.toContain('upstream says');
+    expect(results[0]).toMatchObject({ status: 503, failure: { receivedStatus: 503, retryAfter: 30 } });
+    // The upstream did answer: an intercepted 5xx is not retried.
+    expect(upstream?.requests).toBe(1);
+    expect(events.failure).toMatchObject([{ willRetry: false, failure: { receivedStatus: 503 } }]);
+  });
+
+  it('true: an invalid upstream Retry-After gives way to our hint', async () => {
+    const { url } = await through(() => statusUpstream({ status: 502, retryAfter: 'soon' }), { intercept: true });
+    const reply = await send(`${url}/x`);
+    expect(reply.status).toBe(502);
+    expect(reply.headers['retry-after']).toBe('5');
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; received-status=502');
+  });
+
+  it('a list: intercepts the listed statuses and passes the others through', async () => {
+    const { url } = await through(() => statusUpstream({ status: 503 }), { intercept: [502, 504] });
+    const passed = await send(`${url}/x`);
+    expect(passed.status).toBe(503);
+    expect(passed.body).toBe('upstream says 503\n');
+    await gateway?.close();
+    await upstream?.close();
+
+    const listed = await through(() => statusUpstream({ status: 504 }), { intercept: [502, 504] });
+    const intercepted = await send(`${listed.url}/x`, { headers: { accept: 'text/html' } });
+    expect(intercepted.status).toBe(504);
+    expect(intercepted.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(intercepted.headers['proxy-status']).toBe('gateway-errors; received-status=504');
+    expect(intercepted.body).not.toContain('upstream says');
+  });
+});

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import {
+  garbageUpstream,
+  hangingUpstream,
+  refusingUpstream,
+  resetAfterRequest,
+  statusUpstream,
+  type Upstream,
+} from '@gateway-errors/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Gateway,
+  headerIn,
+  rawExchange,
+  splitHead,
+  startGateway,
+  unacceptingUpstream,
+  until,
+} from './proxy-helpers.js';
+
+let upstream: Upstream | undefined;
+let gateway: Gateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  await upstream?.close();
+  gateway = upstream = undefined;
+});
+
+const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+const handshake = (path = '/ws', extra = '') =>
+  `GET ${path} HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+  `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+
+/** A WebSocket-ish upstream: a node:http server that accepts the upgrade (RFC 6455 §4.2.2) and echoes every byte. */
+async function echoSocketUpstream(): Promise<Upstream & { seen: IncomingHttpHeaders[]; open: () => number }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((_req, res) => res.writeHead(426).end());
+  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+    seen.push(req.headers);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const accept = createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    if (head.length > 0) socket.write(head);
+    socket.pipe(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get requests() {
+      return seen.length;
+    },
+    seen,
+    open: () => sockets.size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('a successful upgrade', () => {
+  it('tunnels bytes both ways to a WebSocket upstream', async () => {
+    const echo = await echoSocketUpstream();
+    upstream = echo;
+    gateway = await startGateway({ target: echo.url });
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.write(handshake('/ws?room=1', 'X-Forwarded-For: 6.6.6.6\r\n'));
+    await until(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+    const { head } = splitHead(received);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(headerIn(head, 'sec-websocket-accept')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
+    socket.write('hello through the tunnel');
+    await until(() => received.endsWith('hello through the tunnel'), 5000, 'the echo');
+    expect(echo.seen[0]).toMatchObject({
+      upgrade: 'websocket',
+      connection: 'upgrade',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+    });
+    expect(echo.seen[0]?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(gateway.events.response).toMatchObject([{ status: 101, upgrade: true, path: '/ws', method: 'GET' }]);
+    socket.destroy();
+    await until(() => echo.open() === 0, 5000, 'the upstream side of the tunnel to close');
+    expect(gateway.events.failure).toHaveLength(0);
+  });
+
+  it('relays an upstream that answers the handshake with a plain 503', async () => {
+    upstream = await statusUpstream({ status: 503, retryAfter: '7' });
+    gateway = await startGateway({ target: upstream.url });
+    const { bytes, ending } = await rawExchange(gateway.port, handshake());
+    expect(ending).not.toBe('open');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable');
+    expect(body).toBe('upstream says 503\n');
+    expect(gateway.events.response).toMatchObject([{ status: 503, upgrade: true }]);
+  });
+});
+
+describe('a failing upgrade is answered with an HTTP error on the raw socket, then closed', () => {
+  const rows: Array<[string, number, string, () => Promise<Upstream>, object]> = [
+    ['refused', 502, 'connection_refused', refusingUpstream, {}],
+    ['reset', 502, 'connection_terminated', resetAfterRequest, {}],
+    ['garbage', 502, 'http_protocol_error', garbageUpstream, {}],
+    ['hanging', 504, 'http_response_timeout', hangingUpstream, { response: 300 }],
+    ['never accepting', 504, 'connection_timeout', unacceptingUpstream, { connect: 300 }],
+  ];
+
+  it.each(rows)('%s: %i %s', async (_name, status, type, make, timeouts) => {
+    upstream = await make();
+    gateway = await startGateway({ target: upstream.url, timeouts });
+    const { bytes, ending } = await rawExchange(gateway.port, handshake());
+    expect(ending).toBe('fin');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${status === 502 ? 'Bad Gateway' : 'Gateway Timeout'}`);
+    expect(headerIn(head, 'proxy-status')).toBe(`gateway-errors; error=${type}`);
+    expect(headerIn(head, 'retry-after')).toBe('5');
+    expect(headerIn(head, 'connection')).toBe('close');
+    expect(headerIn(head, 'cache-control')).toBe('no-store');
+    expect(headerIn(head, 'content-type')).toBe('text/plain; charset=utf-8');
+    expect(Number(headerIn(head, 'content-length'))).toBe(Buffer.byteLength(body, 'latin1'));
+    expect(body).toContain(`${status} `);
+    expect(gateway.events.failure).toMatchObject([{ upgrade: true, willRetry: false, failure: { type, status } }]);
+  });
+
+  it('answers a handshake that is not a WebSocket with 400 and a close', async () => {
+    upstream = await hangingUpstream();
+    gateway = await startGateway({ target: upstream.url });
+    const { bytes, ending } = await rawExchange(
+      gateway.port,
+      'GET /h2 HTTP/1.1\r\nHost: gw\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',
+    );
+    expect(ending).toBe('fin');
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(upstream.requests).toBe(0);
+  });
+
+  it('stops the upstream handshake when the client leaves, with a 499 event', async () => {
+    upstream = await hangingUpstream();
+    gateway = await startGateway({ target: upstream.url, timeouts: { response: 10_000 } });
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(handshake());
+    await until(() => upstream?.requests === 1, 5000, 'the handshake to reach the upstream');
+    socket.destroy();
+    await until(() => gateway?.events.abort.length === 1, 2000, 'the abort event');
+    expect(gateway.events.abort[0]).toMatchObject({ status: 499, upgrade: true, phase: 'response-head' });
+    expect(gateway.events.failure).toHaveLength(0);
+  });
+});
