@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { gatewayErrors, gatewayProxy } from '@gateway-errors/express';
+import { gatewayErrors, gatewayProxy, maintenance } from '@gateway-errors/express';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import express5 from 'express';
 import express4 from 'express4';
@@ -61,6 +61,7 @@ describe('@gateway-errors/express', () => {
     expect(() => gatewayProxy({ target: 'ftp://example.com' })).toThrow(/http: or https:/);
     expect(() => gatewayProxy({ target: 'http://127.0.0.1:1', timeout: 5 } as never)).toThrow(/timeout/);
     expect(() => gatewayErrors({ template: './views' } as never)).toThrow(/template/);
+    expect(() => maintenance({ until: 'next tuesday' })).toThrow(/until must be a Date/);
   });
 
   it('imports nothing from Express at run time: its handlers are typed on node:http', () => {

@@ -55,6 +55,7 @@ type Marked = KoaContext & { [errorsMounted]?: ErrorResponder };
  */
 export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware {
   const { emitError = true, ...responseOptions } = options;
+  if (typeof emitError !== 'boolean') throw new TypeError('gateway-errors: emitError must be true or false.');
   const responder = createErrorResponder(responseOptions);
   return async (ctx, next) => {
     (ctx as Marked)[errorsMounted] = responder;

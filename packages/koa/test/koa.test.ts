@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { gatewayErrors, gatewayProxy, isGatewayError } from '@gateway-errors/koa';
+import { gatewayErrors, gatewayProxy, isGatewayError, maintenance } from '@gateway-errors/koa';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import Koa3 from 'koa';
 import mount from 'koa-mount';
@@ -48,6 +48,8 @@ describe('@gateway-errors/koa', () => {
   it('validates options at construction, naming the fix', () => {
     expect(() => gatewayProxy({ target: 'not a url' })).toThrow(/absolute http\(s\) URL/);
     expect(() => gatewayErrors({ emitErrors: false } as never)).toThrow(/emitErrors/);
+    expect(() => gatewayErrors({ emitError: 'yes' } as never)).toThrow(/emitError must be true or false/);
+    expect(() => maintenance({ allow: { ips: ['10.0.0.0/8'] } })).toThrow(/no ranges/);
   });
 });
 
