@@ -116,7 +116,7 @@ function fromOptions(status: 502 | 503 | 504, options: GatewayErrorOptions): Gat
     throw new TypeError(`gateway-errors: "${String(type)}" is not an RFC 9209 error type this package knows.`);
   }
   if (failureRules[type].status !== status) {
-    const ErrorClass = classByStatus[failureRules[type].status as 502 | 503 | 504];
+    const ErrorClass = classByStatus[failureRules[type].status];
     throw new TypeError(
       `gateway-errors: the error type "${type}" belongs to status ${failureRules[type].status}: throw a ${ErrorClass} instead.`,
     );

@@ -41,15 +41,26 @@ export interface Timings {
   total?: number;
 }
 
-/** What a caller may add to a failure of a known type. */
+/**
+ * What a caller may add to a failure: where it knows more than the table (a reset reported by `connect` never reached
+ * the upstream), and what only it knows (the Retry-After of the real state, the upstream's status, the cause).
+ */
 export interface FailureDetails {
+  /** Overrides the table's phase. */
   phase?: FailurePhase | undefined;
+  /** Overrides the table's reach. */
   mayHaveReachedUpstream?: boolean | undefined;
+  /** Seconds before a retry makes sense, when the real state knows it. */
   retryAfter?: number | undefined;
+  /** The upstream's own status, when one was received. */
   receivedStatus?: number | undefined;
+  /** The low-level code that identified the failure. */
   code?: string | undefined;
+  /** The original error or value. */
   cause?: unknown;
+  /** The upstream, as `protocol//host:port`. */
   upstream?: string | undefined;
+  /** How long each step took. */
   timings?: Timings | undefined;
 }
 
@@ -89,7 +100,11 @@ export function declaredFailure(status: number, details: FailureDetails = {}): G
   };
 }
 
-/** Whether a failed request may be sent again: it never reached the upstream, or repeating it is harmless. */
+/**
+ * Whether a failed request may be sent again: it never reached the upstream, or repeating it is harmless because the
+ * method is idempotent and the body can be replayed (RFC 9110 §9.2.2: a request the server may have acted on is
+ * retried automatically only when it is idempotent).
+ */
 export function isRetrySafe(failure: GatewayFailure, idempotentAndReplayable: boolean): boolean {
   return !failure.mayHaveReachedUpstream || idempotentAndReplayable;
 }
