@@ -166,6 +166,11 @@ export function runAttempt(
       return performance.now() - started;
     }
     function arm(ms: number): void {
+      // Same length as the timer running (response and idle by default): restart it rather than make another.
+      if (ms === timerMs) {
+        timer.refresh();
+        return;
+      }
       clearTimeout(timer);
       timer = setTimeout(onTimer, ms);
       timerMs = ms;
@@ -297,17 +302,18 @@ export function runAttempt(
           step = 'body';
           arm(timeouts.idle);
           response.on('data', onBodyData);
-          response.once('end', onBodyEnd);
+          // 'end', 'close' and 'finish' happen once: plain listeners spare the once() wrappers.
+          response.on('end', onBodyEnd);
           response.on('error', (error) => {
             fail(
               classify(error) ?? failureOf('http_response_incomplete', { cause: error, phase: 'response-body' }),
               undefined,
             );
           });
-          response.once('close', () => {
+          response.on('close', () => {
             if (!response.complete) fail(failureOf('http_response_incomplete', { phase: 'response-body' }), undefined);
           });
-          res.once('finish', () => {
+          res.on('finish', () => {
             if (!done) settle({ kind: 'answered', status, timings });
           });
           response.pipe(res);

@@ -1,7 +1,7 @@
 import type { Agent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
-import { ProxyServer } from 'http-proxy-3';
+import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 
 /**
  * The small interface our proxy needs from a proxy engine. The engine is http-proxy-3 (the maintained,
@@ -17,7 +17,10 @@ export interface Engine {
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, call: EngineCall, hooks: EngineHooks): void;
 }
 
-/** One attempt. */
+/**
+ * One attempt. `target`, `agent` and `changeOrigin` describe an upstream: calls with the same `target` object must
+ * use the same agent and `changeOrigin` (the engine keeps one proxy server per target).
+ */
 export interface EngineCall {
   readonly target: URL;
   readonly agent: Agent;
@@ -27,7 +30,10 @@ export interface EngineCall {
   readonly changeOrigin: boolean;
 }
 
-/** What happens to an attempt. Exactly one of `response` or `error` ends it, unless the client leaves first. */
+/**
+ * What happens to an attempt. Exactly one of `response` or `error` ends it, unless the client leaves first. The
+ * engine calls them as plain functions (without `this`), and `error` may receive extra arguments.
+ */
 export interface EngineHooks {
   /**
    * The upstream request exists: time it, and destroy it to abort. For `web` it already has a socket; for `ws` it
@@ -40,19 +46,67 @@ export interface EngineHooks {
   error(error: Error): void;
 }
 
+/** Where the hooks of an attempt travel: on the per-call options (http-proxy hands them to `proxyReq`), then on the
+ * upstream request (which its response points back to), and for a WebSocket on the request. */
+const hooksKey: unique symbol = Symbol('gateway-errors.engineHooks');
+type Tagged<T> = T & { [hooksKey]?: EngineHooks };
+
 /**
- * Creates the engine: one http-proxy-3 server, whose events are routed to the hooks of the request they concern.
- * Every path reports through a listener we own: http-proxy throws from `emit('error')` when nobody listens, which
- * would crash the process on the first refused connection.
+ * Creates the engine: one http-proxy-3 server per target (its options fixed at creation, so that a request merges
+ * one small object into them), whose events are routed to the hooks of the attempt they concern. Routing follows
+ * the attempt, not the incoming request: a late event of a failed attempt (its request destroyed by our timer) must
+ * not reach the next attempt of the same request. Every path reports through a listener or callback we own:
+ * http-proxy throws from `emit('error')` when nobody listens, which would crash the process on the first refused
+ * connection.
  */
 export function createEngine(): Engine {
-  const server = new ProxyServer({ selfHandleResponse: true, prependPath: true, xfwd: false, ws: true });
-  const hooksOf = new WeakMap<IncomingMessage, EngineHooks>();
-  server.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => hooksOf.get(req)?.request(proxyReq));
-  server.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => hooksOf.get(req)?.request(proxyReq));
-  server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => hooksOf.get(req)?.response(proxyRes));
+  const servers = new WeakMap<URL, ProxyServer>();
+  const serverFor = (call: EngineCall): ProxyServer => {
+    let server = servers.get(call.target);
+    if (server === undefined) {
+      server = createServer(call);
+      servers.set(call.target, server);
+    }
+    return server;
+  };
+
+  return {
+    web(req, res, call, hooks) {
+      const options: Tagged<ServerOptions> = { [hooksKey]: hooks };
+      if (call.body !== undefined) options.buffer = Readable.from([call.body]);
+      serverFor(call).web(req, res, options, hooks.error);
+    },
+    ws(req, socket, head, call, hooks) {
+      (req as Tagged<IncomingMessage>)[hooksKey] = hooks;
+      const options: Tagged<ServerOptions> = { [hooksKey]: hooks };
+      serverFor(call).ws(req, socket, head, options, hooks.error);
+    },
+  };
+}
+
+function createServer(call: EngineCall): ProxyServer {
+  const server = new ProxyServer({
+    target: call.target,
+    agent: call.agent,
+    changeOrigin: call.changeOrigin,
+    selfHandleResponse: true,
+    prependPath: true,
+    xfwd: false,
+    ws: true,
+  });
+  const request = (proxyReq: Tagged<ClientRequest>, options: Tagged<object>) => {
+    const hooks = options[hooksKey];
+    proxyReq[hooksKey] = hooks;
+    hooks?.request(proxyReq);
+  };
+  server.on('proxyReq', (proxyReq, _req, _res, options) => request(proxyReq, options));
+  server.on('proxyReqWs', (proxyReq, _req, _socket, options) => request(proxyReq, options));
+  // Node links a client response to its request (`res.req`), which carries the attempt's hooks.
+  server.on('proxyRes', (proxyRes: IncomingMessage & { req?: Tagged<ClientRequest> }) =>
+    proxyRes.req?.[hooksKey]?.response(proxyRes),
+  );
   // With a callback on every call, this only hears errors of a WebSocket client's own socket.
-  server.on('error', (error: Error, req: IncomingMessage) => hooksOf.get(req)?.error(error));
+  server.on('error', (error: Error, req: IncomingMessage) => (req as Tagged<IncomingMessage>)[hooksKey]?.error(error));
   // A reset of the *incoming* socket: the client left. Our close handling reports it.
   server.on('econnreset', () => {});
 
@@ -70,22 +124,5 @@ export function createEngine(): Engine {
     if (transferEncoding !== undefined) req.headers['transfer-encoding'] = transferEncoding;
     if (contentLength === undefined) delete req.headers['content-length'];
   });
-
-  const optionsOf = (call: EngineCall) => ({
-    target: call.target,
-    agent: call.agent,
-    changeOrigin: call.changeOrigin,
-    buffer: call.body === undefined ? undefined : Readable.from([call.body]),
-  });
-
-  return {
-    web(req, res, call, hooks) {
-      hooksOf.set(req, hooks);
-      server.web(req, res, optionsOf(call), (error: Error) => hooks.error(error));
-    },
-    ws(req, socket, head, call, hooks) {
-      hooksOf.set(req, hooks);
-      server.ws(req, socket, head, optionsOf(call), (error: Error) => hooks.error(error));
-    },
-  };
+  return server;
 }

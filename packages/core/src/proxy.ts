@@ -15,7 +15,7 @@ import {
   type UpstreamTarget,
 } from './proxy-options.js';
 import type { RenderedError } from './render.js';
-import { prepareBody } from './request-body.js';
+import { hasBody, noBody, prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { defaultErrorResponder } from './responder.js';
 import type { FailurePhase } from './taxonomy.js';
@@ -114,7 +114,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
     const idempotent = idempotentMethods.has(req.method ?? 'GET');
     // A body can only be replayed if we keep a copy: small ones are kept when a retry could use them.
-    const prepared = await prepareBody(req, options.maxBufferedBody, options.retries > 0);
+    const prepared = hasBody(req) ? await prepareBody(req, options.maxBufferedBody, options.retries > 0) : noBody;
     if (prepared === undefined || clientWentAway(req)) {
       this.#emitAbort({ req, requestId, upgrade: false }, options.target, 0, 'request', false, {});
       return undefined;

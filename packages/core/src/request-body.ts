@@ -8,7 +8,8 @@ export interface RequestBody {
   readonly replayable: boolean;
 }
 
-const noBody: RequestBody = Object.freeze({ body: undefined, replayable: true });
+/** A request without a body: nothing to send, trivially replayable. */
+export const noBody: RequestBody = Object.freeze({ body: undefined, replayable: true });
 const streamed: RequestBody = Object.freeze({ body: undefined, replayable: false });
 
 /**

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
@@ -68,6 +68,27 @@ describe('connect timeout', () => {
       [2, 'deadline', false],
     ]);
     expect(gateway.events.retry.map((event) => event.attempt)).toEqual([2]);
+  });
+
+  it("counts the agent's queue in the connect time, and never sends a request whose attempt already failed", async () => {
+    upstream = await slowHeadUpstream({ delay: 700 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    gateway = await startGateway({ target: upstream.url, agent, timeouts: { connect: 200 } });
+    const first = send(`${gateway.url}/first`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Both attempts of the second request wait for the only socket, and time out there.
+    const second = await send(`${gateway.url}/second`);
+    expect(second.status).toBe(504);
+    expect(second.headers['proxy-status']).toBe('gateway-errors; error=connection_timeout');
+    expect(gateway.events.failure.map((event) => [event.path, event.attempt, event.timeout])).toEqual([
+      ['/second', 1, 'connect'],
+      ['/second', 2, 'connect'],
+    ]);
+    expect((await first).status).toBe(200);
+    // Once the socket is free, the queued requests of the failed attempts are dropped, not sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(upstream.requests).toBe(1);
+    agent.destroy();
   });
 });
 
