@@ -274,6 +274,8 @@ export function runAttempt(
           timings.firstByte = since();
           const status = response.statusCode ?? 502;
           if (settings.intercept(status)) {
+            // Drained so the connection can serve another request; one that stalls is let go after `idle`.
+            response.setTimeout(timeouts.idle, () => response.destroy());
             response.resume();
             settle({
               kind: 'failed',

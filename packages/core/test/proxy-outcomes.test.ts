@@ -3,6 +3,7 @@ import {
   badHeaderUpstream,
   dieMidBodyUpstream,
   garbageUpstream,
+  httpUpstream,
   oversizedHeadUpstream,
   refusingUpstream,
   resetAfterRequest,
@@ -11,7 +12,7 @@ import {
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway } from './proxy-helpers.js';
+import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway, until } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
 let gateway: Gateway | undefined;
@@ -180,5 +181,23 @@ describe('intercept', () => {
     expect(intercepted.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(intercepted.headers['proxy-status']).toBe('gateway-errors; received-status=504');
     expect(intercepted.body).not.toContain('upstream says');
+  });
+
+  it('answers at once while the intercepted body stalls, and lets that connection go after the idle timeout', async () => {
+    let closed = false;
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.write('a body that never ends');
+      req.socket.once('close', () => {
+        closed = true;
+      });
+    });
+    gateway = await startGateway({ target: upstream.url, intercept: true, timeouts: { idle: 300 } });
+    const reply = await send(`${gateway.url}/x`);
+    expect(reply.status).toBe(503);
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; received-status=503');
+    expect(closed).toBe(false);
+    await until(() => closed, 3000, 'the stalled upstream connection to close');
   });
 });
