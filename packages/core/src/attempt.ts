@@ -295,8 +295,8 @@ export function runAttempt(
           try {
             writeResponseHead(res, status, responseHeaders(response.headers));
           } catch (error) {
-            // Node refused to write something its parser accepted (a header value it will not send): the
-            // response is malformed for us, and nothing went to the client yet.
+            // Node refuses to write what its parser accepted: a status below 100 (`HTTP/1.1 099`). Unhandled, this
+            // throw would crash the process from inside the upstream socket's data handler; nothing went out yet.
             fail(failureOf('http_protocol_error', { cause: error }), undefined);
             return;
           }

@@ -134,6 +134,7 @@ const kit: Array<[string, () => Promise<Upstream>]> = [
   ['resetAfterRequest', resetAfterRequest],
   ['hanging', hangingUpstream],
   ['garbage', garbageUpstream],
+  ['status 099', () => garbageUpstream({ bytes: 'HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok' })],
   ['badHeader', badHeaderUpstream],
   ['oversizedHead', oversizedHeadUpstream],
   ['dieMidBody content-length', () => dieMidBodyUpstream()],

@@ -64,6 +64,21 @@ describe('failures before the response head resolve forward() with the right Gat
   });
 });
 
+describe('a response Node parses but will not write', () => {
+  it('a status below 100: 502 http_protocol_error instead of an uncaught RangeError', async () => {
+    upstream = await garbageUpstream({ bytes: 'HTTP/1.1 099 Odd\r\nSet-Cookie: up=1\r\nContent-Length: 2\r\n\r\nok' });
+    gateway = await startGateway(
+      { target: upstream.url, retry: false },
+      { before: (_req, res) => res.setHeader('X-Frame-Options', 'DENY') },
+    );
+    const reply = await send(`${gateway.url}/x`);
+    expect(reply.status).toBe(502);
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; error=http_protocol_error');
+    expect(reply.headers['set-cookie']).toBeUndefined();
+    expect(reply.headers['x-frame-options']).toBe('DENY');
+  });
+});
+
 describe('failures after the response head destroy the client connection', () => {
   it('content-length framing: the head and the partial body, nothing appended, the connection ends', async () => {
     const { port, events, results } = await through(() =>
