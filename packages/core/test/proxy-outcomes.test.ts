@@ -69,7 +69,11 @@ describe('a response Node parses but will not write', () => {
     upstream = await garbageUpstream({ bytes: 'HTTP/1.1 099 Odd\r\nSet-Cookie: up=1\r\nContent-Length: 2\r\n\r\nok' });
     gateway = await startGateway(
       { target: upstream.url, retry: false },
-      { before: (_req, res) => res.setHeader('X-Frame-Options', 'DENY') },
+      {
+        before: (_req, res) => {
+          res.setHeader('X-Frame-Options', 'DENY');
+        },
+      },
     );
     const reply = await send(`${gateway.url}/x`);
     expect(reply.status).toBe(502);
