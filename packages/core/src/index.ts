@@ -1,4 +1,24 @@
+export { ProxyTimeoutError } from './attempt.js';
+export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './backoff.js';
+export {
+  type Balancer,
+  type BalancerOptions,
+  type Choice,
+  createBalancer,
+  type TargetBreakerChange,
+} from './balancer.js';
+export {
+  type BreakerEvents,
+  type BreakerOptions,
+  type BreakerPermit,
+  type BreakerReason,
+  type BreakerState,
+  type BreakerStateChange,
+  type CircuitBreaker,
+  createBreaker,
+} from './breaker.js';
 export { classify, clientWentAway } from './classify.js';
+export type { Clock } from './clock.js';
 export {
   BadGatewayError,
   errorOf,
@@ -17,8 +37,30 @@ export {
   isRetrySafe,
   type Timings,
 } from './failure.js';
+export {
+  createHealthChecker,
+  type HealthChecker,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+} from './health.js';
+export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, createLimiter } from './limiter.js';
+export {
+  type LogLevel,
+  type LogLevels,
+  type LogMethod,
+  type LogToOptions,
+  logTo,
+  type StructuredLogger,
+} from './logger.js';
+export {
+  createMaintenance,
+  type MaintenanceAllowList,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+} from './maintenance.js';
 export { builtInMessages, englishMessages, type MessageOverrides, type Messages, type PageCopy } from './messages.js';
 export { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
+export type { ProxyResponseEvent, ProxyRetryEvent, RenderFailure, TimeoutName } from './proxy.js';
 export {
   createProxy,
   type GatewayProxy,
@@ -33,6 +75,7 @@ export {
 } from './proxy.js';
 export { appendProxyStatus, formatProxyStatus, type ProxyStatusEntry } from './proxy-status.js';
 export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './render.js';
+export { ConsumedBodyError } from './request-body.js';
 export { requestIdOf } from './request-id.js';
 export { abortResponse, mergeVary, writeError } from './respond.js';
 export {
@@ -49,33 +92,6 @@ export {
   parseRetryAfter,
   type RetryAfterPolicy,
 } from './retry-after.js';
-export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
-export { defaultTemplatesDir } from './templates.js';
-export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './backoff.js';
-export {
-  type BreakerEvents,
-  type BreakerOptions,
-  type BreakerPermit,
-  type BreakerReason,
-  type BreakerState,
-  type BreakerStateChange,
-  type CircuitBreaker,
-  createBreaker,
-} from './breaker.js';
-export type { Clock } from './clock.js';
-export {
-  createHealthChecker,
-  type HealthChecker,
-  type HealthCheckOptions,
-  type HealthCheckResult,
-} from './health.js';
-export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, createLimiter } from './limiter.js';
-export {
-  createMaintenance,
-  type MaintenanceAllowList,
-  type MaintenanceGate,
-  type MaintenanceOptions,
-} from './maintenance.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 export { createRobotsKeeper, type RobotsCopy, type RobotsKeeper, type RobotsOptions } from './robots.js';
 export {
@@ -86,22 +102,6 @@ export {
   type TargetPool,
   type TargetPoolOptions,
 } from './targets.js';
+export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
+export { defaultTemplatesDir } from './templates.js';
 export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';
-export {
-  type Balancer,
-  type BalancerOptions,
-  type Choice,
-  createBalancer,
-  type TargetBreakerChange,
-} from './balancer.js';
-export { ProxyTimeoutError } from './attempt.js';
-export {
-  type LogLevel,
-  type LogLevels,
-  type LogMethod,
-  type LogToOptions,
-  logTo,
-  type StructuredLogger,
-} from './logger.js';
-export type { ProxyResponseEvent, ProxyRetryEvent, RenderFailure, TimeoutName } from './proxy.js';
-export { ConsumedBodyError } from './request-body.js';
