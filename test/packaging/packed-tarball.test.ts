@@ -36,11 +36,12 @@ beforeAll(() => {
     mkdirSync(target);
     run('tar', ['-xzf', join(tarballs, tarball), '-C', target, '--strip-components=1'], fixture);
   }
+  // Where pnpm put each dependency depends on the install: a direct dependency of the root or of core, or hoisted.
+  const places = [join(root, 'node_modules'), join(root, 'packages/core/node_modules'), store];
   for (const dependency of ['ejs', 'negotiator', 'http-proxy-3', 'express', 'koa', 'koa-mount', '@types']) {
-    symlinkSync(
-      join(dependency === '@types' ? join(root, 'node_modules') : store, dependency),
-      join(modules, dependency),
-    );
+    const found = places.map((place) => join(place, dependency)).find((path) => existsSync(path));
+    if (found === undefined) throw new Error(`${dependency} is not installed in the workspace`);
+    symlinkSync(found, join(modules, dependency));
   }
   writeFileSync(join(fixture, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }));
 }, 120_000);
