@@ -31,6 +31,8 @@ export interface AttemptSettings {
   readonly timeouts: ResolvedTimeouts;
   readonly intercept: (status: number) => boolean;
   readonly changeOrigin: boolean;
+  /** Watches an upstream response once it streams to the client (the robots.txt keeper); it may only listen. */
+  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage) => void) | undefined;
 }
 
 /** One of our timers ran out. Kept as the failure's `cause`, so development diagnostics say which and how long. */
@@ -319,6 +321,7 @@ export function runAttempt(
             if (!done) settle({ kind: 'answered', status, timings });
           });
           response.pipe(res);
+          settings.observe?.(req, response);
         },
         error(error) {
           if (done) return;

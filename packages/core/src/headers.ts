@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
-import { parseRetryAfter } from './retry-after.js';
+import { defaultRetryAfterPolicy, parseRetryAfter } from './retry-after.js';
 
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields describe one connection and must not be forwarded, nor any field the
@@ -100,7 +100,8 @@ export function prepareRequestHeaders(req: IncomingMessage, requestId: string, o
 /**
  * The upstream's response headers as we forward them: without hop-by-hop fields (Node frames the body for the
  * client itself, chunked or by Content-Length), and with Retry-After validated: a valid value (delay-seconds or an
- * HTTP-date, RFC 9110 §10.2.3) is passed on as whole seconds, anything else is dropped, never copied blindly.
+ * HTTP-date, RFC 9110 §10.2.3) is passed on as whole seconds, at most the default policy's `max` (a day: an upstream
+ * asking for a week is not believed further), anything else is dropped, never copied blindly.
  */
 export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const forwarded: OutgoingHttpHeaders = {};
@@ -113,7 +114,7 @@ export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeade
   if (headers['retry-after'] !== undefined && forwarded['retry-after'] !== undefined) {
     const seconds = parseRetryAfter(headers['retry-after'], headers.date);
     if (seconds === undefined) delete forwarded['retry-after'];
-    else forwarded['retry-after'] = String(seconds);
+    else forwarded['retry-after'] = String(Math.min(seconds, defaultRetryAfterPolicy.max));
   }
   return forwarded;
 }

@@ -60,7 +60,14 @@ export {
 } from './maintenance.js';
 export { builtInMessages, englishMessages, type MessageOverrides, type Messages, type PageCopy } from './messages.js';
 export { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
-export type { ProxyResponseEvent, ProxyRetryEvent, RenderFailure, TimeoutName } from './proxy.js';
+export type {
+  ProxyBreakerEvent,
+  ProxyHealthEvent,
+  ProxyResponseEvent,
+  ProxyRetryEvent,
+  RenderFailure,
+  TimeoutName,
+} from './proxy.js';
 export {
   createProxy,
   type GatewayProxy,
@@ -83,14 +90,18 @@ export {
   defaultErrorResponder,
   type ErrorResponder,
   type ErrorResponseOptions,
+  type NonceSource,
   type RenderHook,
   type RenderRequest,
 } from './responder.js';
 export {
   clampRetryAfter,
   defaultRetryAfterPolicy,
+  parseHttpDate,
   parseRetryAfter,
+  type ResolvedRetryAfterPolicy,
   type RetryAfterPolicy,
+  resolveRetryAfterPolicy,
 } from './retry-after.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 export { createRobotsKeeper, type RobotsCopy, type RobotsKeeper, type RobotsOptions } from './robots.js';
@@ -103,5 +114,5 @@ export {
   type TargetPoolOptions,
 } from './targets.js';
 export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
-export { defaultTemplatesDir } from './templates.js';
+export { defaultTemplatesDir, escapeHtml } from './templates.js';
 export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';

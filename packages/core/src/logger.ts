@@ -147,7 +147,7 @@ export function logTo(
     }
   }
   const stops: Array<() => void> = [];
-  function route<Name extends keyof ProxyEvents>(
+  function route<Name extends keyof LogLevels & keyof ProxyEvents>(
     name: Name,
     line: (...args: ProxyEvents[Name]) => [Record<string, unknown>, string],
   ): void {

@@ -1,3 +1,4 @@
+import type { BreakerReason, BreakerState } from './breaker.js';
 import type { GatewayFailure, Timings } from './failure.js';
 import type { FailurePhase } from './taxonomy.js';
 
@@ -15,9 +16,15 @@ export interface ProxyEvent {
   method: string;
   /** The request path as forwarded, without the query string (which often carries tokens). */
   path: string;
-  /** `protocol//host:port` of the upstream. */
+  /**
+   * `protocol//host:port` of the target of this attempt. When no target was chosen (the concurrency limit refused the
+   * request, or no target was available), the proxy's targets, comma-separated.
+   */
   upstream: string;
-  /** 1 for the first attempt; 0 when the client left before any attempt started (while its body was read). */
+  /**
+   * 1 for the first attempt; 0 when the request ended before any attempt started (the client left while its body was
+   * read or while it waited for a concurrency slot, or the concurrency limit refused it).
+   */
   attempt: number;
   /** Whether this is a WebSocket (upgrade) request. */
   upgrade: boolean;
@@ -62,10 +69,37 @@ export interface ProxyResponseEvent extends ProxyEvent {
   status: number;
 }
 
+/** A target's circuit breaker changed state. */
+export interface ProxyBreakerEvent {
+  /** `protocol//host:port` of the target. */
+  upstream: string;
+  /** The target's position in the `target` list (0 for a single target). */
+  target: number;
+  from: BreakerState;
+  to: BreakerState;
+  /** `consecutive-failures`, `failure-ratio`, `probe-failed`, `open-time-over` or `probes-succeeded`. */
+  reason: BreakerReason;
+  /** When `to` is `open`: how long it stays open, in milliseconds (jitter included). */
+  openFor?: number;
+}
+
+/** A target went out of rotation or came back. */
+export interface ProxyHealthEvent {
+  /** `protocol//host:port` of the target. */
+  upstream: string;
+  /** The target's position in the `target` list. */
+  target: number;
+  healthy: boolean;
+  /** What noticed: failed requests (or the end of their down time), or an active health check. */
+  source: 'passive' | 'active';
+}
+
 /** Events of a proxy, for `proxy.on(name, listener)`. */
 export interface ProxyEvents {
   failure: [ProxyFailureEvent];
   retry: [ProxyRetryEvent];
   abort: [ProxyAbortEvent];
   response: [ProxyResponseEvent];
+  breaker: [ProxyBreakerEvent];
+  health: [ProxyHealthEvent];
 }

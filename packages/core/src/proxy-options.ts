@@ -1,7 +1,19 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
+import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from './backoff.js';
+import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from './breaker.js';
+import type { HealthCheckOptions } from './health.js';
+import { type ConcurrencyOptions, type ResolvedConcurrencyOptions, resolveConcurrency } from './limiter.js';
 import { checkOptions } from './options.js';
+import { type ResolvedRetryBudgetOptions, type RetryBudgetOptions, resolveRetryBudget } from './retry-budget.js';
+import { type ResolvedRobotsOptions, type RobotsOptions, resolveRobotsOptions } from './robots.js';
+import {
+  type PassiveHealthOptions,
+  type ResolvedTargetPoolOptions,
+  resolveTargetPoolOptions,
+  resolveTargets,
+} from './targets.js';
 
 /** Timeouts of one proxied request, in milliseconds. Each ends in its own failure type. */
 export interface TimeoutOptions {
@@ -67,12 +79,28 @@ export interface RetryOptions {
    * @default 65536
    */
   maxBufferedBody?: number;
+  /**
+   * The wait before each retry (capped exponential backoff with full jitter), and the longest upstream Retry-After
+   * waited out; see {@link BackoffOptions}.
+   * @default { base: 100, cap: 2000, maxRetryAfter: 5000 }
+   */
+  backoff?: BackoffOptions;
+  /**
+   * Retries may add at most a share of the requests of a sliding window (see {@link RetryBudgetOptions}), so a dead
+   * upstream does not get its load multiplied; `false` for no budget.
+   * @default { ratio: 0.2, minPerSecond: 10, window: 10000 }
+   */
+  budget?: false | RetryBudgetOptions;
 }
 
 /** Options of the proxy (`gatewayProxy()` in every adapter). Only `target` is required. */
 export interface ProxyOptions {
-  /** The upstream, such as `http://127.0.0.1:4000` or `https://api.internal/v1`. Its path is prefixed to every request's. */
-  target: string | URL;
+  /**
+   * The upstream, such as `http://127.0.0.1:4000` or `https://api.internal/v1`; its path is prefixed to every
+   * request's. A list spreads requests round-robin over the healthy ones and fails over between them (one protocol
+   * for all, each URL once).
+   */
+  target: string | URL | readonly (string | URL)[];
   /**
    * Timeouts in milliseconds; see {@link TimeoutOptions}.
    * @default { connect: 5000, response: 30000, idle: 30000 }
@@ -108,9 +136,45 @@ export interface ProxyOptions {
   agent?: HttpAgent;
   /**
    * Retries of failed attempts that are safe to repeat: `{ retries }`, or `false` for none.
-   * @default { retries: 1, maxBufferedBody: 65536 }
+   * @default { retries: 1, maxBufferedBody: 65536, backoff: { base: 100, cap: 2000, maxRetryAfter: 5000 }, budget: { ratio: 0.2, minPerSecond: 10, window: 10000 } }
    */
   retry?: false | RetryOptions;
+  /**
+   * A circuit breaker per target (see {@link BreakerOptions}), or `false` for none. While a circuit is open, requests
+   * to it fail fast with 503 `destination_unavailable` and Retry-After = the remaining open time.
+   * @default { consecutiveFailures: 5, failureRatio: 0.5, window: 10000, minimumRequests: 20, openFor: 5000, maxOpenFor: 60000, jitter: 0.2, probes: 1, failureStatuses: [] }
+   */
+  breaker?: false | BreakerOptions;
+  /**
+   * Passive health: a target that fails `failures` attempts in a row is out of rotation for `downFor` ms; `false`
+   * for none.
+   * @default { failures: 3, downFor: 10000, failureStatuses: [] } with several targets; false with one (its breaker guards it)
+   */
+  passive?: false | PassiveHealthOptions;
+  /**
+   * Active health checks, such as `{ path: '/health', interval: 5000, timeout: 2000 }`.
+   * @default undefined (no active checks)
+   */
+  healthCheck?: HealthCheckOptions;
+  /**
+   * A limit on requests in flight through this proxy (all its targets together), with a small queue; past it, 503
+   * `connection_limit_reached` with Retry-After. WebSocket upgrades are not counted (they last).
+   * @default undefined (no limit); when given, { max: 100, queue: 10, queueTimeout: 1000, retryAfter: 1 }
+   */
+  concurrency?: ConcurrencyOptions;
+  /**
+   * robots.txt never answers 5xx: when the upstream fails for GET or HEAD `/robots.txt` (at the site root), the last
+   * good copy seen, or `fallback`, is served with 200. `false` turns this off.
+   * @default { fallback: 'User-agent: *\nAllow: /\n', cacheControl: 'max-age=300', maxBytes: 512000, maxHosts: 20 }
+   */
+  robots?: false | RobotsOptions;
+  /**
+   * Reuse a plain incoming X-Request-Id (at most 128 of `[A-Za-z0-9._:+=/-]`) instead of generating one. The first of
+   * the proxy and the error responder to see a request fixes its id for both, so set the same value on
+   * `gatewayErrors()` as here.
+   * @default true
+   */
+  trustRequestId?: boolean;
 }
 
 /** Where attempts go: one upstream, with the agent that holds its connections. */
@@ -139,16 +203,43 @@ export interface ResolvedTimeouts {
 
 /** The options of one proxy, validated, filled and frozen. */
 export interface ResolvedProxyOptions {
-  readonly target: UpstreamTarget;
+  /** The targets, in configured order (a balancer target's `index` is its position here). */
+  readonly targets: readonly UpstreamTarget[];
+  /** The one agent every target's connections share (a proxy speaks one protocol). */
+  readonly agent: HttpAgent;
+  /** Whether this proxy created the agent. */
+  readonly ownsAgent: boolean;
   readonly timeouts: ResolvedTimeouts;
   readonly changeOrigin: boolean;
   readonly trustForwarded: boolean;
+  readonly trustRequestId: boolean;
   readonly intercept: (status: number) => boolean;
   readonly retries: number;
   readonly maxBufferedBody: number;
+  readonly backoff: ResolvedBackoff;
+  readonly budget: ResolvedRetryBudgetOptions | false;
+  readonly breaker: ResolvedBreakerOptions | false;
+  readonly pool: ResolvedTargetPoolOptions;
+  readonly concurrency: ResolvedConcurrencyOptions | undefined;
+  readonly robots: ResolvedRobotsOptions | false;
 }
 
-const optionNames = ['target', 'timeouts', 'changeOrigin', 'trustForwarded', 'intercept', 'tls', 'agent', 'retry'];
+const optionNames = [
+  'target',
+  'timeouts',
+  'changeOrigin',
+  'trustForwarded',
+  'trustRequestId',
+  'intercept',
+  'tls',
+  'agent',
+  'retry',
+  'breaker',
+  'passive',
+  'healthCheck',
+  'concurrency',
+  'robots',
+];
 
 function positiveMs(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
@@ -159,30 +250,13 @@ function positiveMs(value: unknown, name: string): number {
   return value;
 }
 
-function resolveUrl(target: unknown): URL {
-  let url: URL;
-  try {
-    url = target instanceof URL ? new URL(target.href) : new URL(String(target));
-  } catch {
-    throw new TypeError(
-      `gateway-errors: target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(target)}.`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`gateway-errors: target must use http: or https:, got ${url.protocol}`);
-  }
-  return url;
-}
-
 function optionalBoolean(value: unknown, name: string): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw new TypeError(`gateway-errors: ${name} must be true or false.`);
   return value;
 }
 
-function resolveTarget(options: ProxyOptions): UpstreamTarget {
-  const url = resolveUrl(options.target);
-  const secure = url.protocol === 'https:';
+function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
   const tls = options.tls ?? {};
   checkOptions(tls, ['ca', 'rejectUnauthorized', 'servername'], 'gatewayProxy() tls');
   if (options.agent !== undefined && options.tls !== undefined) {
@@ -193,7 +267,7 @@ function resolveTarget(options: ProxyOptions): UpstreamTarget {
   if (options.agent !== undefined && !(options.agent instanceof HttpAgent)) {
     throw new TypeError('gateway-errors: agent must be an http.Agent or https.Agent.');
   }
-  const agent =
+  return (
     options.agent ??
     (secure
       ? new HttpsAgent({
@@ -203,29 +277,48 @@ function resolveTarget(options: ProxyOptions): UpstreamTarget {
           ca: tls.ca,
           servername: tls.servername,
         })
-      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }));
+      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }))
+  );
+}
+
+function upstreamOf(url: URL, agent: HttpAgent, ownsAgent: boolean): UpstreamTarget {
   // WHATWG URLs keep IPv6 literals in brackets.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return Object.freeze({
     url,
     origin: url.origin,
     agent,
-    ownsAgent: options.agent === undefined,
+    ownsAgent,
     resolvesName: isIP(host) === 0,
-    secure,
+    secure: url.protocol === 'https:',
   });
 }
 
-/** Validates the options once, fills the defaults, and freezes the result. Every message names the fix. */
+function optionalObject<T>(value: T | false | undefined, name: string, example: string): T | false | undefined {
+  if (
+    value === undefined ||
+    value === false ||
+    (typeof value === 'object' && value !== null && !Array.isArray(value))
+  ) {
+    return value;
+  }
+  throw new TypeError(`gateway-errors: ${name} must be an options object such as ${example}, or false.`);
+}
+
+/**
+ * Validates the options once, fills the defaults, and freezes the result. Every message names the fix. Every option
+ * is checked before anything is created, so a mistake leaves no agent or health check behind.
+ */
 export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
   checkOptions(options, optionNames, 'gatewayProxy()');
   if (options?.target === undefined) {
     throw new TypeError('gateway-errors: gatewayProxy() needs a target, such as { target: "http://127.0.0.1:4000" }.');
   }
+  const urls = resolveTargets(options.target);
   const timeouts = options.timeouts ?? {};
   checkOptions(timeouts, ['connect', 'response', 'idle', 'deadline'], 'gatewayProxy() timeouts');
-  const retry = options.retry === false ? { retries: 0 } : (options.retry ?? {});
-  checkOptions(retry, ['retries', 'maxBufferedBody'], 'gatewayProxy() retry');
+  const retry: RetryOptions = options.retry === false ? { retries: 0, budget: false } : (options.retry ?? {});
+  checkOptions(retry, ['retries', 'maxBufferedBody', 'backoff', 'budget'], 'gatewayProxy() retry');
   const retries = retry.retries ?? 1;
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
     throw new TypeError(`gateway-errors: retry.retries must be a whole number from 0 to 10, got ${retries}.`);
@@ -236,6 +329,10 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
       `gateway-errors: retry.maxBufferedBody must be a whole number of bytes, got ${maxBufferedBody}.`,
     );
   }
+  const budget = optionalObject(retry.budget, 'retry.budget', '{ ratio: 0.2 }');
+  const breaker = optionalObject(options.breaker, 'breaker', '{ consecutiveFailures: 5, openFor: 5000 }');
+  const passive = optionalObject(options.passive, 'passive', '{ failures: 3, downFor: 10000 }');
+  const robots = optionalObject(options.robots, 'robots', '{ fallback: "User-agent: *\\nAllow: /\\n" }');
   const intercept = options.intercept ?? false;
   if (
     typeof intercept !== 'boolean' &&
@@ -244,8 +341,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     throw new TypeError('gateway-errors: intercept must be true, false, or a list of 5xx statuses such as [502, 503].');
   }
   const intercepted = new Set<number>(intercept === true ? [] : intercept === false ? [] : intercept);
-  return Object.freeze({
-    target: resolveTarget(options),
+  const resolved = {
     timeouts: Object.freeze({
       connect: positiveMs(timeouts.connect ?? 5000, 'timeouts.connect'),
       response: positiveMs(timeouts.response ?? 30000, 'timeouts.response'),
@@ -255,6 +351,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     }),
     changeOrigin: optionalBoolean(options.changeOrigin, 'changeOrigin'),
     trustForwarded: optionalBoolean(options.trustForwarded, 'trustForwarded'),
+    trustRequestId: options.trustRequestId === undefined || optionalBoolean(options.trustRequestId, 'trustRequestId'),
     intercept:
       intercept === true
         ? (status: number) => status >= 500 && status <= 599
@@ -263,5 +360,20 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
           : (status: number) => intercepted.has(status),
     retries,
     maxBufferedBody,
+    backoff: resolveBackoff(retry.backoff),
+    budget: budget === false ? (false as const) : resolveRetryBudget(budget),
+    breaker: breaker === false ? (false as const) : resolveBreakerOptions(breaker),
+    pool: resolveTargetPoolOptions({ passive, healthCheck: options.healthCheck }, urls.length),
+    concurrency: options.concurrency === undefined ? undefined : resolveConcurrency(options.concurrency),
+    robots: robots === false ? (false as const) : resolveRobotsOptions(robots),
+  };
+  // Created last: everything above has been checked.
+  const agent = resolveAgent(options, urls[0]?.protocol === 'https:');
+  const ownsAgent = options.agent === undefined;
+  return Object.freeze({
+    ...resolved,
+    targets: Object.freeze(urls.map((url) => upstreamOf(url, agent, ownsAgent))),
+    agent,
+    ownsAgent,
   });
 }

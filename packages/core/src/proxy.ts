@@ -2,11 +2,14 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
+import { retryDelay, sleep } from './backoff.js';
+import { type Balancer, type Choice, createBalancer } from './balancer.js';
 import { clientWentAway } from './classify.js';
 import { createEngine } from './engine.js';
 import { errorOf, type GatewayError } from './errors.js';
 import type { GatewayFailure, Timings } from './failure.js';
 import { prepareRequestHeaders } from './headers.js';
+import { type Admission, type ConcurrencyLimiter, createLimiter } from './limiter.js';
 import type { ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
 import {
   type ProxyOptions,
@@ -18,14 +21,20 @@ import type { RenderedError } from './render.js';
 import { hasBody, noBody, prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { defaultErrorResponder } from './responder.js';
+import { createRetryBudget, type RetryBudget } from './retry-budget.js';
+import { createRobotsKeeper, type RobotsKeeper } from './robots.js';
+import type { Target } from './targets.js';
 import type { FailurePhase } from './taxonomy.js';
 import { isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
+import type { AttemptResult } from './verdict.js';
 
 export type {
   ProxyAbortEvent,
+  ProxyBreakerEvent,
   ProxyEvent,
   ProxyEvents,
   ProxyFailureEvent,
+  ProxyHealthEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
   TimeoutName,
@@ -48,19 +57,25 @@ export type RenderFailure = (failure: GatewayFailure, req: IncomingMessage) => R
 export interface GatewayProxy extends EventEmitter<ProxyEvents> {
   /**
    * Forwards `req` and streams the answer into `res`. Resolves with an error to render when the request failed
-   * before any response byte went out; with `undefined` when it was answered, when the client left (nothing is
-   * answered then), or when a failure after the head was handled by aborting the client connection. Rejects only
-   * on a mounting mistake (a request body that earlier middleware consumed: `ConsumedBodyError`).
+   * before any response byte went out (an upstream failure after the retries, an open circuit, no healthy target,
+   * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then),
+   * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
+   * answered with its last good copy. Rejects only on a mounting mistake (a request body that earlier middleware
+   * consumed: `ConsumedBodyError`).
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
   /**
    * Proxies a WebSocket upgrade (call it from the server's `upgrade` event). A failure before the upstream answered
    * is answered on the raw socket with an HTTP error (`render`, by default the default error responder's: its
    * status, Retry-After, Proxy-Status, Content-Length, `Connection: close`), then the socket is closed. Resolves
-   * once the upstream answered, the failure was answered, or the client left.
+   * once the upstream answered, the failure was answered, or the client left. The target is chosen as for
+   * `forward()` (health, breaker); a handshake is not retried.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void>;
-  /** Releases the idle connections of the agent this proxy created (your own agent is left alone). */
+  /**
+   * Stops the active health checks and releases the idle connections of the agent this proxy created (your own
+   * agent is left alone).
+   */
   close(): void;
 }
 
@@ -78,12 +93,56 @@ interface Subject {
 /** What every attempt of one forwarded request shares. */
 interface Call extends Subject {
   readonly res: ServerResponse;
+  /** The robots.txt keeper, when this is a GET or HEAD of /robots.txt and the keeper is on. */
+  readonly robots: RobotsKeeper | undefined;
+  /** Aborts when the client goes away: ends a wait for a concurrency slot or before a retry. Made when needed. */
+  leaving: ClientLeaving | undefined;
+}
+
+/** What every attempt of one forwarded request shares once its body is prepared. */
+interface Attempts {
   readonly body: Buffer | undefined;
   /** A later attempt could send the same body (none, or buffered). */
   readonly replayable: boolean;
   readonly idempotent: boolean;
   /** `performance.now()` value after which no attempt starts and the current one ends. */
   readonly deadlineAt: number;
+}
+
+/** A failed attempt as the events describe it. */
+interface FailedAttempt {
+  readonly failure: GatewayFailure;
+  readonly headSent: boolean;
+  readonly timeout: TimeoutName | undefined;
+  readonly timings: Timings;
+}
+
+/** A signal that aborts when the client goes away before its answer is complete. */
+interface ClientLeaving {
+  readonly signal: AbortSignal;
+  stop(): void;
+}
+
+function clientLeaving(req: IncomingMessage, res: ServerResponse): ClientLeaving {
+  const controller = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) controller.abort();
+  };
+  if (clientWentAway(req)) controller.abort();
+  else res.on('close', onClose);
+  return { signal: controller.signal, stop: () => res.off('close', onClose) };
+}
+
+/** A gateway-local failure (no target, no slot) as the events describe it: nothing was attempted. */
+function localFailure(failure: GatewayFailure): FailedAttempt {
+  return { failure, headSent: false, timeout: undefined, timings: {} };
+}
+
+/** How an attempt ended, for the target's breaker and passive health. */
+function resultOf(outcome: Outcome): AttemptResult {
+  if (outcome.kind === 'answered') return { status: outcome.status };
+  if (outcome.kind === 'aborted') return { aborted: true };
+  return { failure: outcome.failure };
 }
 
 /** Nothing was answered to this WebSocket handshake: it is not one we proxy (RFC 6455 §4.2.1). */
@@ -96,53 +155,130 @@ const notAWebSocket: RenderedError = {
 class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #options: ResolvedProxyOptions;
   readonly #settings: AttemptSettings;
+  /** For GET and HEAD /robots.txt: the upstream's 5xx and 429 are intercepted, good answers are kept. */
+  readonly #robotsSettings: AttemptSettings | undefined;
+  readonly #balancer: Balancer;
+  readonly #budget: RetryBudget | undefined;
+  readonly #limiter: ConcurrencyLimiter | undefined;
+  readonly #robots: RobotsKeeper | undefined;
+  /** The `upstream` of events about no target in particular. */
+  readonly #everyTarget: string;
 
   constructor(options: ProxyOptions) {
     super();
-    this.#options = resolveProxyOptions(options);
+    const resolved = resolveProxyOptions(options);
+    this.#options = resolved;
     this.#settings = Object.freeze({
       engine: createEngine(),
-      timeouts: this.#options.timeouts,
-      intercept: this.#options.intercept,
-      changeOrigin: this.#options.changeOrigin,
+      timeouts: resolved.timeouts,
+      intercept: resolved.intercept,
+      changeOrigin: resolved.changeOrigin,
+    });
+    this.#everyTarget = resolved.targets.map((target) => target.origin).join(', ');
+    this.#budget = resolved.budget === false ? undefined : createRetryBudget(resolved.budget);
+    this.#limiter = resolved.concurrency === undefined ? undefined : createLimiter(resolved.concurrency);
+    const robots = resolved.robots === false ? undefined : createRobotsKeeper(resolved.robots);
+    this.#robots = robots;
+    this.#robotsSettings =
+      robots === undefined
+        ? undefined
+        : Object.freeze({
+            ...this.#settings,
+            intercept: (status: number) => robots.replaces(status) || resolved.intercept(status),
+            observe: (req: IncomingMessage, proxyRes: IncomingMessage) => robots.observe(req, proxyRes),
+          });
+    // Last: it may start health checks, and everything it needs was validated above.
+    this.#balancer = createBalancer(
+      resolved.targets.map((target) => target.url),
+      { breaker: resolved.breaker, passive: resolved.pool.passive, healthCheck: resolved.pool.healthCheck },
+      { agent: resolved.agent },
+    );
+    this.#balancer.on('breaker', (change) => {
+      const { target, ...state } = change;
+      this.#publish('breaker', { upstream: target.origin, target: target.index, ...state });
+    });
+    this.#balancer.on('health', (change) => {
+      const { target, healthy, source } = change;
+      this.#publish('health', { upstream: target.origin, target: target.index, healthy, source });
     });
   }
 
   async forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined> {
     const options = this.#options;
-    const requestId = requestIdOf(req);
+    const requestId = requestIdOf(req, options.trustRequestId);
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
-    const idempotent = idempotentMethods.has(req.method ?? 'GET');
+    const robots = this.#robots?.matches(req) === true ? this.#robots : undefined;
+    const call: Call = { req, res, requestId, upgrade: false, robots, leaving: undefined };
+    let admission: Admission | undefined;
+    try {
+      if (this.#limiter !== undefined) {
+        // Before the body is read: a request that waits for a slot holds no buffered body.
+        call.leaving = clientLeaving(req, res);
+        admission = await this.#limiter.acquire(call.leaving.signal);
+        if (!admission.admitted) {
+          if (call.leaving.signal.aborted || clientWentAway(req)) {
+            this.#emitAbort(call, undefined, 0, 'request', false, {});
+            return undefined;
+          }
+          this.#emitFailure(call, undefined, 0, localFailure(admission.failure), false);
+          return this.#answer(call, admission.failure);
+        }
+      }
+      return await this.#attempts(call);
+    } finally {
+      if (admission?.admitted) admission.release();
+      call.leaving?.stop();
+    }
+  }
+
+  /** Prepares the body, then runs attempts until one is answered, the client leaves, or no retry follows. */
+  async #attempts(call: Call): Promise<GatewayError | undefined> {
+    const { req, res } = call;
+    const options = this.#options;
     // A body can only be replayed if we keep a copy: small ones are kept when a retry could use them.
     const prepared = hasBody(req) ? await prepareBody(req, options.maxBufferedBody, options.retries > 0) : noBody;
     if (prepared === undefined || clientWentAway(req)) {
-      this.#emitAbort({ req, requestId, upgrade: false }, options.target, 0, 'request', false, {});
+      this.#emitAbort(call, undefined, 0, 'request', false, {});
       return undefined;
     }
-    const call: Call = {
-      req,
-      res,
-      requestId,
-      upgrade: false,
+    this.#budget?.request();
+    const attempts: Attempts = {
       body: prepared.body,
       replayable: prepared.replayable,
-      idempotent,
+      idempotent: idempotentMethods.has(req.method ?? 'GET'),
       deadlineAt: performance.now() + options.timeouts.deadline,
     };
+    const settings = call.robots === undefined ? this.#settings : (this.#robotsSettings as AttemptSettings);
+    const tried = new Set<Target>();
+    // Where the first attempt goes: a healthy target whose circuit admits it. None: fail fast, nothing attempted.
+    let choice: Choice = this.#balancer.choose(tried);
+    if (!choice.ok) {
+      this.#emitFailure(call, undefined, 1, localFailure(choice.failure), false);
+      return this.#answer(call, choice.failure);
+    }
+    // The failure of the previous attempt, when this one is a retry.
+    let reason: GatewayFailure | undefined;
 
     for (let attempt = 1; ; attempt++) {
-      // Where this attempt goes. (One target today; breakers, health and failover choose here.)
-      const target = this.#chooseTarget(call, attempt);
+      const target = this.#options.targets[choice.target.index] as UpstreamTarget;
+      if (reason !== undefined) this.#emitRetry(call, target, attempt, reason);
+      if (clientWentAway(req)) {
+        choice.report({ aborted: true });
+        this.#emitAbort(call, target, attempt, 'request', false, {});
+        return undefined;
+      }
+      tried.add(choice.target);
       const outcome = await runAttempt(
-        this.#settings,
+        settings,
         target,
         req,
         res,
         // The first attempt of a request without a kept body streams `req`; later ones send the empty body.
-        call.body ?? (attempt > 1 ? Buffer.alloc(0) : undefined),
-        call.deadlineAt,
+        attempts.body ?? (attempt > 1 ? Buffer.alloc(0) : undefined),
+        attempts.deadlineAt,
       );
-      // How it went, reported: the events (breakers and health checks are fed here too).
+      // Reported before any event, so that a listener cannot keep the breaker from hearing of it.
+      choice.report(resultOf(outcome));
       if (outcome.kind === 'answered') {
         this.#emitResponse(call, target, attempt, outcome.status, outcome.timings);
         return undefined;
@@ -151,30 +287,72 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         this.#emitAbort(call, target, attempt, outcome.phase, outcome.headSent, outcome.timings);
         return undefined;
       }
-      // Whether another attempt follows.
-      const willRetry = this.#mayRetry(call, outcome, attempt);
-      this.#emitFailure(call, target, attempt, outcome, willRetry);
-      if (!willRetry) return outcome.headSent ? undefined : errorOf(outcome.failure);
-      this.#emitRetry(call, target, attempt + 1, outcome.failure);
+      const next = this.#nextAttempt(attempts, outcome, attempt, tried);
+      this.#emitFailure(call, target, attempt, outcome, next !== undefined);
+      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure);
+      if (next.wait > 0) {
+        call.leaving ??= clientLeaving(req, res);
+        if (!(await sleep(next.wait, call.leaving.signal))) {
+          next.choice.report({ aborted: true });
+          this.#emitAbort(call, target, attempt + 1, 'request', false, {});
+          return undefined;
+        }
+      }
+      choice = next.choice;
+      reason = outcome.failure;
     }
   }
 
-  /** The upstream of this attempt. */
-  #chooseTarget(_subject: Subject, _attempt: number): UpstreamTarget {
-    return this.#options.target;
+  /**
+   * Whether a failed attempt is tried again, where, and after how long; `undefined` when it is not, and the failure
+   * is the answer.
+   *
+   * Never after a response byte went to the client, never past the retry count, and only when repeating the request
+   * is safe: RFC 9110 §9.2.2, a request the upstream may have acted on is repeated only if its method is idempotent,
+   * and only if its body can be sent again. An upstream that answered (an intercepted status) is asked again only
+   * when it said when: a 503 or 429 with a Retry-After (RFC 9110 §10.2.3, RFC 6585 §4) short enough to wait out.
+   * The wait (the backoff, or that Retry-After) must end before the deadline. Then a target must admit it (another
+   * healthy one first: failover), and the retry budget is asked last, so that it counts only retries really sent.
+   */
+  #nextAttempt(
+    attempts: Attempts,
+    outcome: FailedAttempt,
+    attempt: number,
+    tried: ReadonlySet<Target>,
+  ): { readonly choice: Extract<Choice, { ok: true }>; readonly wait: number } | undefined {
+    const { failure } = outcome;
+    // The deadline's timer can fire a fraction of a millisecond before performance.now() reaches it (timers keep
+    // whole milliseconds of the loop's cached clock): the deadline ends the request whatever `remaining` says.
+    if (outcome.headSent || outcome.timeout === 'deadline' || attempt > this.#options.retries) return undefined;
+    if (!attempts.replayable || (failure.mayHaveReachedUpstream && !attempts.idempotent)) return undefined;
+    let retryAfter: number | undefined;
+    if (failure.receivedStatus !== undefined) {
+      if (failure.receivedStatus !== 503 && failure.receivedStatus !== 429) return undefined;
+      if (failure.retryAfter === undefined) return undefined;
+      retryAfter = failure.retryAfter;
+    }
+    const remaining = attempts.deadlineAt - performance.now();
+    const wait = retryDelay({ attempt, remaining, retryAfter }, this.#options.backoff);
+    if (wait === undefined) return undefined;
+    // No target admits a retry (this failure may just have opened the circuit): the retry is not taken, like any
+    // other, and this request's own failure is its answer. Later requests fail fast.
+    const choice = this.#balancer.choose(tried);
+    if (!choice.ok) return undefined;
+    if (this.#budget !== undefined && !this.#budget.tryRetry()) {
+      // Released without counting: nothing was attempted (a half-open probe slot is freed).
+      choice.report({ aborted: true });
+      return undefined;
+    }
+    return { choice, wait };
   }
 
   /**
-   * Whether a failed attempt is tried again. Never after a response byte went to the client, never when the
-   * upstream itself answered (an intercepted 5xx), never past the deadline or the retry count; and only when
-   * repeating the request is safe: RFC 9110 §9.2.2, a request the upstream may have acted on is repeated only if
-   * its method is idempotent, and only if its body can be sent again.
+   * The answer to a request that failed before its response head: the error to render, or for /robots.txt the last
+   * good copy (or the fallback) with 200, since crawlers read a 5xx robots.txt as "disallow everything".
    */
-  #mayRetry(call: Call, outcome: Extract<Outcome, { kind: 'failed' }>, attempt: number): boolean {
-    const { failure } = outcome;
-    if (outcome.headSent || failure.receivedStatus !== undefined) return false;
-    if (attempt > this.#options.retries || performance.now() >= call.deadlineAt) return false;
-    return call.replayable && (!failure.mayHaveReachedUpstream || call.idempotent);
+  #answer(call: Call, failure: GatewayFailure): GatewayError | undefined {
+    if (call.robots?.answer(call.req, call.res) === true) return undefined;
+    return errorOf(failure);
   }
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
@@ -184,32 +362,58 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       writeSocketResponse(socket, notAWebSocket);
       return;
     }
-    const subject: Subject = { req, requestId: requestIdOf(req), upgrade: true };
-    const target = this.#chooseTarget(subject, 1);
+    const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
     if (clientWentAway(req)) {
-      this.#emitAbort(subject, target, 0, 'request', false, {});
+      this.#emitAbort(subject, undefined, 0, 'request', false, {});
       return;
     }
     prepareRequestHeaders(req, subject.requestId, { trustForwarded: this.#options.trustForwarded, upgrade: true });
     const renderer = render ?? defaultErrorResponder().render;
+    // One attempt: a handshake is not retried. Not counted by the concurrency limit either: a tunnel lasts.
+    const choice = this.#balancer.choose();
+    if (!choice.ok) {
+      this.#emitFailure(subject, undefined, 1, localFailure(choice.failure), false);
+      writeSocketResponse(socket, renderer(choice.failure, req));
+      return;
+    }
+    const target = this.#options.targets[choice.target.index] as UpstreamTarget;
     const outcome = await runUpgrade(this.#settings, target, req, socket, head, (failure) => renderer(failure, req));
     if (outcome.kind === 'answered') {
+      choice.report({ status: outcome.status });
       this.#emitResponse(subject, target, 1, outcome.status, outcome.timings);
     } else if (outcome.kind === 'aborted') {
+      choice.report({ aborted: true });
       this.#emitAbort(subject, target, 1, outcome.phase, false, outcome.timings);
     } else {
+      choice.report({ failure: outcome.failure });
       this.#emitFailure(subject, target, 1, { ...outcome, headSent: false }, false);
     }
   }
 
   close(): void {
-    const { target } = this.#options;
-    if (target.ownsAgent) target.agent.destroy();
+    this.#balancer.close();
+    if (this.#options.ownsAgent) this.#options.agent.destroy();
+  }
+
+  /**
+   * Emits a breaker or health event. These are emitted from inside the balancer's bookkeeping (and from health
+   * check timers), so a listener that throws must not unwind it: its error is rethrown on the next tick, as
+   * `diagnostics_channel` does with a subscriber's, where it surfaces as an uncaught exception of its own.
+   */
+  #publish<Name extends 'breaker' | 'health'>(name: Name, ...args: ProxyEvents[Name]): void {
+    if (this.listenerCount(name) === 0) return;
+    try {
+      (this.emit as (name: Name, ...args: ProxyEvents[Name]) => boolean)(name, ...args);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
   }
 
   // Events are built only when someone listens: the proxy path is hot, and most applications listen to few.
 
-  #event(subject: Subject, target: UpstreamTarget, attempt: number, timings: Timings): ProxyEvent {
+  #event(subject: Subject, target: UpstreamTarget | undefined, attempt: number, timings: Timings): ProxyEvent {
     const { req } = subject;
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -217,7 +421,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       requestId: subject.requestId,
       method: req.method ?? 'GET',
       path: query === -1 ? url : url.slice(0, query),
-      upstream: target.origin,
+      upstream: target?.origin ?? this.#everyTarget,
       attempt,
       upgrade: subject.upgrade,
       timings,
@@ -226,9 +430,9 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
 
   #emitFailure(
     subject: Subject,
-    target: UpstreamTarget,
+    target: UpstreamTarget | undefined,
     attempt: number,
-    outcome: { failure: GatewayFailure; headSent: boolean; timeout: TimeoutName | undefined; timings: Timings },
+    outcome: FailedAttempt,
     willRetry: boolean,
   ): void {
     if (this.listenerCount('failure') === 0) return;
@@ -241,14 +445,14 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     });
   }
 
-  #emitRetry(subject: Subject, target: UpstreamTarget, attempt: number, failure: GatewayFailure): void {
+  #emitRetry(subject: Subject, target: UpstreamTarget | undefined, attempt: number, failure: GatewayFailure): void {
     if (this.listenerCount('retry') === 0) return;
     this.emit('retry', { ...this.#event(subject, target, attempt, {}), failure });
   }
 
   #emitAbort(
     subject: Subject,
-    target: UpstreamTarget,
+    target: UpstreamTarget | undefined,
     attempt: number,
     phase: FailurePhase,
     headSent: boolean,
@@ -258,7 +462,13 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     this.emit('abort', { ...this.#event(subject, target, attempt, timings), status: 499, phase, headSent });
   }
 
-  #emitResponse(subject: Subject, target: UpstreamTarget, attempt: number, status: number, timings: Timings): void {
+  #emitResponse(
+    subject: Subject,
+    target: UpstreamTarget | undefined,
+    attempt: number,
+    status: number,
+    timings: Timings,
+  ): void {
     if (this.listenerCount('response') === 0) return;
     this.emit('response', { ...this.#event(subject, target, attempt, timings), status });
   }

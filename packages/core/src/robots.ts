@@ -114,10 +114,12 @@ const decoders: Readonly<Record<string, (body: Buffer, maxOutputLength: number) 
   },
 };
 
-function pathOf(req: IncomingMessage): string {
-  // Express strips a mount path from req.url and keeps the full one in originalUrl; crawlers ask the site's root.
+/** Whether the path the client asked for (the query ignored) is /robots.txt. Asked of every GET: no allocation. */
+function asksForRobots(req: IncomingMessage): boolean {
+  // Express strips a mount path from req.url and keeps the full one in originalUrl (the Koa adapter sets it too);
+  // crawlers ask the site's root.
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  return url.split('?', 1)[0] as string;
+  return url.startsWith('/robots.txt') && (url.length === 11 || url.charCodeAt(11) === 63); // 63: '?'
 }
 
 function hostOf(req: IncomingMessage): string {
@@ -136,7 +138,7 @@ class Keeper implements RobotsKeeper {
   }
 
   matches(req: IncomingMessage): boolean {
-    return (req.method === 'GET' || req.method === 'HEAD') && pathOf(req) === '/robots.txt';
+    return (req.method === 'GET' || req.method === 'HEAD') && asksForRobots(req);
   }
 
   replaces(status: number): boolean {
