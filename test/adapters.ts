@@ -23,10 +23,12 @@ export interface AppSpec {
   proxy?: expressAdapter.GatewayProxyOptions;
   /**
    * How the proxy is mounted. `mount`: `app.use('/api', ...)` / koa-mount, the prefix is stripped. `route`: a route
-   * (`app.all('/api/*')` / @koa/router), the full path is forwarded.
+   * (`app.all('/api/*')` / @koa/router), the full path is forwarded. `root`: `app.use(proxy)`, every path.
    * @default 'mount'
    */
-  mount?: 'mount' | 'route';
+  mount?: 'mount' | 'route' | 'root';
+  /** Route the server's WebSocket upgrades to the proxy: `server.on('upgrade', proxy.upgrade)`. */
+  websocket?: boolean;
   /** Options of `gatewayErrors()`, or `false` to mount none. */
   errors?: expressAdapter.GatewayErrorsOptions | false;
   /**
@@ -113,6 +115,7 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
       if (gate) app.use(gate);
       const proxy = spec.proxy ? expressAdapter.gatewayProxy(spec.proxy) : undefined;
       if (proxy && spec.mount === 'route') app.all(version === 5 ? '/api/*rest' : '/api/*', proxy);
+      else if (proxy && spec.mount === 'root') app.use(proxy);
       else if (proxy) app.use('/api', proxy);
       if (spec.ownProxy) {
         const { server, target } = spec.ownProxy;
@@ -136,7 +139,9 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
         passedOn.push(error);
         res.status(500).type('text/plain').send(appErrorHandlerBody);
       });
-      return running(await listen(app), proxy?.proxy, gate?.gate, passedOn, []);
+      const server = await listen(app);
+      if (spec.websocket && proxy) server.on('upgrade', proxy.upgrade);
+      return running(server, proxy?.proxy, gate?.gate, passedOn, []);
     },
   };
 }
@@ -177,6 +182,8 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
         const router = new Router();
         router.all('/api/{*rest}', proxy);
         app.use(router.routes());
+      } else if (proxy && spec.mount === 'root') {
+        app.use(proxy);
       } else if (proxy) {
         app.use(mount('/api', proxy));
       }
@@ -199,7 +206,9 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
           ctx.body = await route(ctx.res);
         });
       }
-      return running(await listen(app.callback()), proxy?.proxy, gate?.gate, passedOn, errorEvents);
+      const server = await listen(app.callback());
+      if (spec.websocket && proxy) server.on('upgrade', proxy.upgrade);
+      return running(server, proxy?.proxy, gate?.gate, passedOn, errorEvents);
     },
   };
 }

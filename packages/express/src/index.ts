@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   createErrorResponder,
   createMaintenance,
@@ -87,6 +88,12 @@ function errorsAfter(req: IncomingMessage, handler: unknown): ErrorResponder | u
 /** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
 export interface GatewayProxyMiddleware extends RequestHandler {
   readonly proxy: GatewayProxy;
+  /**
+   * Proxies a WebSocket handshake: `server.on('upgrade', middleware.upgrade)`. Express never sees upgrades, so the
+   * whole path goes to the target (no mount path is stripped) and a failure is answered on the socket with the
+   * default responder (a handshake asks for no format: text/plain). Never rejects.
+   */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
 }
 
 /**
@@ -94,7 +101,10 @@ export interface GatewayProxyMiddleware extends RequestHandler {
  * rest of the path. Failures before the response head go to `gatewayErrors()` when one is mounted, or are answered
  * with the default page; failures after the head abort the connection.
  * @example
- * app.use('/api', gatewayProxy({ target: 'http://127.0.0.1:4000', timeouts: { connect: 2000, response: 15000 } }));
+ * const api = gatewayProxy({ target: 'http://127.0.0.1:4000', timeouts: { connect: 2000, response: 15000 } });
+ * app.use('/api', api);
+ * const server = app.listen(3000);
+ * server.on('upgrade', api.upgrade); // WebSockets, if the upstream has them
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
@@ -105,7 +115,11 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
       else defaultErrorResponder().send(error.failure, req, res);
     }, next);
   };
-  return Object.assign(middleware, { proxy });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
+    proxy.upgrade(req, socket, head).catch(() => {
+      socket.destroy();
+    });
+  return Object.assign(middleware, { proxy, upgrade });
 }
 
 /** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   createErrorResponder,
   createMaintenance,
@@ -18,6 +19,8 @@ export * from '@gateway-errors/core';
 export interface KoaContext {
   req: IncomingMessage;
   res: ServerResponse;
+  /** The URL before koa-mount rewrote it. */
+  originalUrl?: string;
   respond?: boolean;
   app: { emit(event: string | symbol, ...args: unknown[]): boolean };
 }
@@ -73,6 +76,12 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware
 /** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
 export interface GatewayProxyMiddleware extends KoaMiddleware {
   readonly proxy: GatewayProxy;
+  /**
+   * Proxies a WebSocket handshake: `server.on('upgrade', middleware.upgrade)`. Koa never sees upgrades, so the whole
+   * path goes to the target (no mount path is stripped) and a failure is answered on the socket with the default
+   * responder (a handshake asks for no format: text/plain). Never rejects.
+   */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
 }
 
 /**
@@ -81,12 +90,18 @@ export interface GatewayProxyMiddleware extends KoaMiddleware {
  * default page; failures after the head abort the connection. Works under koa-mount (the mount path is stripped)
  * and @koa/router (the full path is forwarded).
  * @example
- * app.use(mount('/api', gatewayProxy({ target: 'http://127.0.0.1:4000' })));
+ * const api = gatewayProxy({ target: 'http://127.0.0.1:4000' });
+ * app.use(mount('/api', api));
+ * const server = app.listen(3000);
+ * server.on('upgrade', api.upgrade); // WebSockets, if the upstream has them
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
   const middleware: KoaMiddleware = async (ctx) => {
     ctx.respond = false;
+    // koa-mount rewrites req.url; the robots.txt keeper must see the path the client asked for, as under Express.
+    const req = ctx.req as IncomingMessage & { originalUrl?: string };
+    req.originalUrl ??= ctx.originalUrl;
     const error = await proxy.forward(ctx.req, ctx.res);
     if (error === undefined) return;
     if ((ctx as Marked)[errorsMounted] !== undefined) {
@@ -95,7 +110,11 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
     }
     defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
   };
-  return Object.assign(middleware, { proxy });
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
+    proxy.upgrade(req, socket, head).catch(() => {
+      socket.destroy();
+    });
+  return Object.assign(middleware, { proxy, upgrade });
 }
 
 /** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
