@@ -10,7 +10,8 @@ const plain502 = (res) => {
 };
 // "breaker" mode: the upstream refuses, and ours is configured so that its breaker opens after the warm-up and
 // stays open for the whole run.
-const resilience = mode === 'breaker' ? { breaker: { failures: 5, openFor: 600_000 } } : {};
+const resilience =
+  mode === 'breaker' ? { breaker: { consecutiveFailures: 5, openFor: 600_000, maxOpenFor: 600_000, jitter: 0 } } : {};
 
 async function build() {
   switch (name) {
