@@ -8,10 +8,14 @@ const plain502 = (res) => {
   res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 12 });
   res.end('Bad Gateway\n');
 };
-// "breaker" mode: the upstream refuses, and ours is configured so that its breaker opens after the warm-up and
-// stays open for the whole run.
-const resilience =
-  mode === 'breaker' ? { breaker: { consecutiveFailures: 5, openFor: 600_000, maxOpenFor: 600_000, jitter: 0 } } : {};
+// "error" mode: every request must try the refusing upstream and render the page, so ours runs without its breaker
+// (which would otherwise open and answer without trying). "breaker" mode: the breaker opens after the warm-up and
+// stays open for the whole run. The happy path runs with every default.
+const resilience = {
+  happy: {},
+  error: { breaker: false },
+  breaker: { breaker: { consecutiveFailures: 5, openFor: 600_000, maxOpenFor: 600_000, jitter: 0 } },
+}[mode];
 
 async function build() {
   switch (name) {
