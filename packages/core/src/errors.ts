@@ -159,10 +159,22 @@ export function isGatewayError(value: unknown): value is GatewayError {
   return typeof value === 'object' && value !== null && (value as { [brand]?: unknown })[brand] === true;
 }
 
-/** The error class that matches a failure's status. */
+/**
+ * The error class that matches a failure's status, for a failure observed rather than thrown (the proxy's): it has
+ * no stack trace of its own; the original error, with its stack, is its `cause`.
+ */
 export function errorOf(failure: GatewayFailure): GatewayError {
   const ErrorClass = { 502: BadGatewayError, 503: ServiceUnavailableError, 504: GatewayTimeoutError }[failure.status];
-  if (ErrorClass === undefined) return new GatewayError(failure);
-  // The base constructor, with the subclass as `new.target`: the subclasses only turn options into a failure.
-  return Reflect.construct(GatewayError, [failure], ErrorClass) as GatewayError;
+  // No stack trace: this error only carries a failure from the proxy to the adapter, its stack would name our own
+  // internals, and capturing one was the largest single cost of the error path (about 13 µs of its ~115 µs per
+  // request in `pnpm bench`). The real error, with its stack, stays in `cause`.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    if (ErrorClass === undefined) return new GatewayError(failure);
+    // The base constructor, with the subclass as `new.target`: the subclasses only turn options into a failure.
+    return Reflect.construct(GatewayError, [failure], ErrorClass) as GatewayError;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }

@@ -37,6 +37,8 @@ const staleHeaders: readonly string[] = [
 
 /** `Vary` members, merged without duplicates; `*` absorbs everything. */
 export function mergeVary(existing: string | number | readonly string[] | undefined, added: string): string {
+  // Nearly always nothing was set before: the error path is hot, skip the parsing.
+  if (existing === undefined || existing === '') return added;
   const members = new Map<string, string>();
   const values = Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)];
   for (const field of [...values, added].join(',').split(',')) {
