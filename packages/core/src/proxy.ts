@@ -69,7 +69,7 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * is answered on the raw socket with an HTTP error (`render`, by default the default error responder's: its
    * status, Retry-After, Proxy-Status, Content-Length, `Connection: close`), then the socket is closed. Resolves
    * once the upstream answered, the failure was answered, or the client left. The target is chosen as for
-   * `forward()` (health, breaker); a handshake is not retried.
+   * `forward()` (health, breaker); a handshake is not retried. Never rejects: anything unexpected closes the socket.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void>;
   /**
@@ -355,7 +355,15 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     return errorOf(failure);
   }
 
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
+    // Called from a server's 'upgrade' event, where a rejection would go unhandled: anything unexpected (a listener
+    // or a render hook that throws) closes the socket instead.
+    return this.#upgrade(req, socket, head, render).catch(() => {
+      socket.destroy();
+    });
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
     // Nothing on a raw socket may reach an unhandled 'error' event, before or after the engine takes it.
     socket.on('error', ignore);
     if (!isWebSocketUpgrade(req)) {

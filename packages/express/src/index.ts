@@ -116,9 +116,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
     }, next);
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
-    proxy.upgrade(req, socket, head).catch(() => {
-      socket.destroy();
-    });
+    proxy.upgrade(req, socket, head);
   return Object.assign(middleware, { proxy, upgrade });
 }
 

@@ -111,9 +111,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
     defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
-    proxy.upgrade(req, socket, head).catch(() => {
-      socket.destroy();
-    });
+    proxy.upgrade(req, socket, head);
   return Object.assign(middleware, { proxy, upgrade });
 }
 
