@@ -1,9 +1,11 @@
 import type { EventEmitter } from 'node:events';
 import type {
   ProxyAbortEvent,
+  ProxyBreakerEvent,
   ProxyEvent,
   ProxyEvents,
   ProxyFailureEvent,
+  ProxyHealthEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
 } from './proxy-events.js';
@@ -42,19 +44,36 @@ export interface LogLevels {
    * @default false
    */
   response?: LogLevel | false;
+  /**
+   * A target's circuit changed state (opened, half-opened, closed).
+   * @default 'warn'
+   */
+  breaker?: LogLevel | false;
+  /**
+   * A target went out of rotation or came back.
+   * @default 'warn'
+   */
+  health?: LogLevel | false;
 }
 
 /** Options of {@link logTo}. */
 export interface LogToOptions {
   /**
    * The level of each event.
-   * @default { failure: 'warn', retry: 'info', abort: 'info', response: false }
+   * @default { failure: 'warn', retry: 'info', abort: 'info', response: false, breaker: 'warn', health: 'warn' }
    */
   levels?: LogLevels;
 }
 
 const levelNames = new Set<unknown>(['fatal', 'error', 'warn', 'info', 'debug', 'trace', false]);
-const defaultLevels: Readonly<Required<LogLevels>> = { failure: 'warn', retry: 'info', abort: 'info', response: false };
+const defaultLevels: Readonly<Required<LogLevels>> = {
+  failure: 'warn',
+  retry: 'info',
+  abort: 'info',
+  response: false,
+  breaker: 'warn',
+  health: 'warn',
+};
 
 /** The fields every line has, flat, so log queries need no nesting. `path` has no query string. */
 function base(event: ProxyEvent, name: string): Record<string, unknown> {
@@ -114,6 +133,20 @@ function responseLine(event: ProxyResponseEvent): [Record<string, unknown>, stri
   return [line, `upstream answered ${event.status}`];
 }
 
+function breakerLine(event: ProxyBreakerEvent): [Record<string, unknown>, string] {
+  const { upstream, target, from, to, reason, openFor } = event;
+  const line: Record<string, unknown> = { event: 'proxy.breaker', upstream, target, from, to, reason, openFor };
+  return [line, `circuit ${from} -> ${to} (${reason})`];
+}
+
+function healthLine(event: ProxyHealthEvent): [Record<string, unknown>, string] {
+  const { upstream, target, healthy, source } = event;
+  return [
+    { event: 'proxy.health', upstream, target, healthy, source },
+    `target ${healthy ? 'back in rotation' : 'out of rotation'} (${source} health)`,
+  ];
+}
+
 /**
  * Logs a proxy's events to a structured logger, one line per event with flat fields (`event`, `requestId`,
  * `method`, `path`, `upstream`, `attempt`, `status`, `errorType`, `phase`, `code`, `timeout`, `timings`, and `err`
@@ -132,7 +165,7 @@ export function logTo(
   for (const [event, level] of Object.entries(levels)) {
     if (!(event in defaultLevels)) {
       throw new TypeError(
-        `gateway-errors: logTo() levels has no event "${event}"; use failure, retry, abort or response.`,
+        `gateway-errors: logTo() levels has no event "${event}"; use failure, retry, abort, response, breaker or health.`,
       );
     }
     if (!levelNames.has(level)) {
@@ -167,6 +200,8 @@ export function logTo(
   route('retry', retryLine);
   route('abort', abortLine);
   route('response', responseLine);
+  route('breaker', breakerLine);
+  route('health', healthLine);
   return () => {
     for (const stop of stops.splice(0)) stop();
   };

@@ -187,6 +187,30 @@ describe('logTo (a structured logger)', () => {
     expect(lines[0]).toMatchObject({ level: 20, event: 'proxy.response', status: 200, path: '/ok' });
   });
 
+  it('logs a circuit opening at warn', async () => {
+    upstream = await refusingUpstream();
+    gateway = await startGateway(
+      { target: upstream.url, retry: false, breaker: { consecutiveFailures: 2, openFor: 60_000, jitter: 0 } },
+      { record: false },
+    );
+    const { lines, stream } = logLines();
+    logTo(gateway.proxy, pino({ base: undefined }, stream), { levels: { failure: false, abort: false } });
+    await send(`${gateway.url}/a`);
+    await send(`${gateway.url}/b`);
+    await until(() => lines.length === 1, 2000, 'the breaker line');
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      event: 'proxy.breaker',
+      upstream: upstream.url,
+      target: 0,
+      from: 'closed',
+      to: 'open',
+      reason: 'consecutive-failures',
+      openFor: 60_000,
+      msg: 'circuit closed -> open (consecutive-failures)',
+    });
+  });
+
   it('refuses a level the logger does not have, or an unknown event, naming the fix', () => {
     const proxy = { on() {}, off() {} } as unknown as GatewayProxy;
     expect(() => logTo(proxy, { info() {} })).toThrow(/routes failure to "warn", but the logger has no warn\(\)/);
