@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type {
   ProxyAbortEvent,
   ProxyBreakerEvent,
@@ -17,6 +15,7 @@ import {
   slowHeadUpstream,
   statusUpstream,
   type Upstream,
+  webSocketEchoUpstream,
 } from '@gateway-errors/testing';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -132,42 +131,6 @@ function sleepUntil(at: number): Promise<void> {
 const handshake = (path: string) =>
   `GET ${path} HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
-
-/** A WebSocket upstream: accepts the handshake (RFC 6455 §4.2.2), then echoes every byte. */
-async function echoSocketUpstream(): Promise<Upstream & { paths: string[] }> {
-  const paths: string[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((_req, res) => res.writeHead(426).end());
-  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
-    paths.push(req.url ?? '');
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    const accept = createHash('sha1')
-      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-      .digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    if (head.length > 0) socket.write(head);
-    socket.pipe(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    get requests() {
-      return paths.length;
-    },
-    paths,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /**
  * Sends a WebSocket handshake on a raw socket. Resolves with the bytes received once a 101 head arrived (the socket
@@ -486,14 +449,14 @@ describe.each(adapters)('$name: resilience', (adapter) => {
 
   describe('WebSocket upgrades through the middleware', () => {
     it('tunnels a working upgrade (the whole path is forwarded)', async () => {
-      const upstream = await h.upstream(echoSocketUpstream);
+      const upstream = await h.upstream(webSocketEchoUpstream);
       const app = await h.app({ proxy: { target: upstream.url }, websocket: true });
       const { bytes, socket } = await openHandshake(app.port, '/api/ws');
       expect(bytes.startsWith('HTTP/1.1 101 Switching Protocols\r\n')).toBe(true);
       const echoed = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(String(chunk))));
       socket.write('ping');
       expect(await echoed).toBe('ping');
-      expect(upstream.paths).toEqual(['/api/ws']);
+      expect(upstream.handshakes.map((handshake) => handshake.url)).toEqual(['/api/ws']);
       socket.destroy();
     });
 

@@ -6,10 +6,9 @@ import {
   type RequestOptions,
   type ServerOptions,
 } from 'node:https';
-import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
-import { certificates } from '@gateway-errors/testing';
+import { certificates, unacceptingUpstream } from '@gateway-errors/testing';
 
 /**
  * Sources of real errors for the classification table: every function here makes a real client fail against a real
@@ -102,40 +101,10 @@ async function listen(server: Server): Promise<number> {
   return address.port;
 }
 
-/**
- * A port whose TCP handshakes never complete, for real connect timeouts: a listener with a backlog of 1 in a worker
- * thread whose event loop is blocked, so it never accepts; two connections fill the accept queue, after which the
- * kernel drops every SYN. (A non-routable address is no use here: sandboxes answer or refuse it at once.)
- */
+/** A port whose TCP handshakes never complete, for real connect timeouts (the testing kit's). */
 export async function unacceptingPort(): Promise<{ port: number; url: string }> {
-  const wake = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads');
-    const server = require('node:net').createServer();
-    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-      parentPort.postMessage(server.address().port);
-      setImmediate(() => Atomics.wait(workerData, 0, 0, 60000));
-    });`,
-    { eval: true, workerData: wake },
-  );
-  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const fillers: Socket[] = [];
-  for (let i = 0; i < 2; i++) {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    fillers.push(socket);
-  }
-  track({
-    close: async () => {
-      for (const socket of fillers) socket.destroy();
-      Atomics.store(wake, 0, 1);
-      Atomics.notify(wake, 0);
-      await worker.terminate();
-    },
-  });
-  return { port, url: `http://127.0.0.1:${port}` };
+  const upstream = track(await unacceptingUpstream());
+  return { port: upstream.port, url: upstream.url };
 }
 
 /** The http-proxy API both engines share, as far as these tests use it. */

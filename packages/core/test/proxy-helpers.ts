@@ -1,6 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { Worker } from 'node:worker_threads';
 import {
   createErrorResponder,
   createProxy,
@@ -12,7 +11,6 @@ import {
   type ProxyResponseEvent,
   type ProxyRetryEvent,
 } from '@gateway-errors/core';
-import type { Upstream } from '@gateway-errors/testing';
 
 /** A node:http server whose only handler is `proxy.forward()`, errors rendered by `createErrorResponder()`. */
 export interface Gateway {
@@ -157,47 +155,6 @@ export function headerIn(head: string, name: string): string | undefined {
     if (line.slice(0, colon).trim().toLowerCase() === name) return line.slice(colon + 1).trim();
   }
   return undefined;
-}
-
-/**
- * A port whose TCP handshakes never complete: a listener with a backlog of 1 in a worker thread whose event loop is
- * blocked, so it never accepts. Two connections fill the accept queue; after that the kernel drops every SYN and a
- * connect hangs (Linux retries the SYN for minutes). The only reliable connect hang on loopback: non-routable
- * addresses are answered or refused at once in sandboxes.
- */
-export async function unacceptingUpstream(): Promise<Upstream> {
-  const wake = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(
-    `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const server = require('node:net').createServer();
-    server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-      parentPort.postMessage(server.address().port);
-      // Block this thread's event loop: nothing is ever accepted until the test wakes it (60 s at most).
-      setImmediate(() => Atomics.wait(workerData, 0, 0, 60000));
-    });`,
-    { eval: true, workerData: wake },
-  );
-  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const fillers: Socket[] = [];
-  for (let i = 0; i < 2; i++) {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => {});
-    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    fillers.push(socket);
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests: 0,
-    async close() {
-      for (const socket of fillers) socket.destroy();
-      Atomics.store(wake, 0, 1);
-      Atomics.notify(wake, 0);
-      await worker.terminate();
-    },
-  };
 }
 
 /** Waits until `check()` is true, polling; fails after `ms`. */

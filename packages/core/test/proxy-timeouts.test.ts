@@ -8,17 +8,10 @@ import {
   slowHeadUpstream,
   stallMidBodyUpstream,
   type Upstream,
+  unacceptingUpstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Gateway,
-  headerIn,
-  rawExchange,
-  send,
-  splitHead,
-  startGateway,
-  unacceptingUpstream,
-} from './proxy-helpers.js';
+import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
 let gateway: Gateway | undefined;

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import {
   garbageUpstream,
   hangingUpstream,
@@ -8,17 +6,11 @@ import {
   resetAfterRequest,
   statusUpstream,
   type Upstream,
+  unacceptingUpstream,
+  webSocketEchoUpstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Gateway,
-  headerIn,
-  rawExchange,
-  splitHead,
-  startGateway,
-  unacceptingUpstream,
-  until,
-} from './proxy-helpers.js';
+import { type Gateway, headerIn, rawExchange, splitHead, startGateway, until } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
 let gateway: Gateway | undefined;
@@ -33,46 +25,9 @@ const handshake = (path = '/ws', extra = '') =>
   `GET ${path} HTTP/1.1\r\nHost: gw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
   `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
 
-/** A WebSocket-ish upstream: a node:http server that accepts the upgrade (RFC 6455 §4.2.2) and echoes every byte. */
-async function echoSocketUpstream(): Promise<Upstream & { seen: IncomingHttpHeaders[]; open: () => number }> {
-  const seen: IncomingHttpHeaders[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((_req, res) => res.writeHead(426).end());
-  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
-    seen.push(req.headers);
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    const accept = createHash('sha1')
-      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-      .digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    if (head.length > 0) socket.write(head);
-    socket.pipe(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    get requests() {
-      return seen.length;
-    },
-    seen,
-    open: () => sockets.size,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 describe('a successful upgrade', () => {
   it('tunnels bytes both ways to a WebSocket upstream', async () => {
-    const echo = await echoSocketUpstream();
+    const echo = await webSocketEchoUpstream();
     upstream = echo;
     gateway = await startGateway({ target: echo.url });
     const socket = connect(gateway.port, '127.0.0.1');
@@ -88,16 +43,16 @@ describe('a successful upgrade', () => {
     expect(headerIn(head, 'sec-websocket-accept')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
     socket.write('hello through the tunnel');
     await until(() => received.endsWith('hello through the tunnel'), 5000, 'the echo');
-    expect(echo.seen[0]).toMatchObject({
+    expect(echo.handshakes[0]?.headers).toMatchObject({
       upgrade: 'websocket',
       connection: 'upgrade',
       'x-forwarded-for': '127.0.0.1',
       'x-forwarded-proto': 'http',
     });
-    expect(echo.seen[0]?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(echo.handshakes[0]?.headers?.['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(gateway.events.response).toMatchObject([{ status: 101, upgrade: true, path: '/ws', method: 'GET' }]);
     socket.destroy();
-    await until(() => echo.open() === 0, 5000, 'the upstream side of the tunnel to close');
+    await until(() => echo.openTunnels() === 0, 5000, 'the upstream side of the tunnel to close');
     expect(gateway.events.failure).toHaveLength(0);
   });
 

@@ -1,4 +1,5 @@
 export { certificates, testCA } from './certificates.js';
+export { unacceptingUpstream } from './connect.js';
 export {
   type EchoOptions,
   echoUpstream,
@@ -26,3 +27,4 @@ export {
 } from './raw.js';
 export { type TlsOptions, tlsUpstream } from './tls.js';
 export type { Upstream } from './upstream.js';
+export { type Handshake, type WebSocketEchoUpstream, webSocketEchoUpstream } from './websocket.js';

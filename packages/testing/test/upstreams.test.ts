@@ -18,6 +18,8 @@ import {
   testCA,
   tlsUpstream,
   type Upstream,
+  unacceptingUpstream,
+  webSocketEchoUpstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -100,6 +102,24 @@ describe('connection-level failures', () => {
     upstream = await hangingUpstream();
     expect(await exchange(upstream, 200)).toEqual({ bytes: '', ending: 'open' });
     expect(upstream.requests).toBe(1);
+  });
+});
+
+describe('connect never completes', () => {
+  it('unacceptingUpstream: the TCP handshake hangs, nothing is ever read', async () => {
+    upstream = await unacceptingUpstream();
+    expect(upstream.url).toBe(`http://127.0.0.1:${upstream.port}`);
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = connect(upstream?.port ?? 0, '127.0.0.1');
+      socket.on('error', () => resolve(false));
+      socket.once('connect', () => resolve(true));
+      setTimeout(() => {
+        socket.destroy();
+        resolve(false);
+      }, 300);
+    });
+    expect(connected).toBe(false);
+    expect(upstream.requests).toBe(0);
   });
 });
 
@@ -204,6 +224,41 @@ describe('valid answers', () => {
     upstream = await flakyUpstream({ failWith: 'status', status: 502 });
     expect(await get(upstream.url)).toMatchObject({ status: 502 });
     expect(await get(upstream.url)).toMatchObject({ status: 200 });
+  });
+});
+
+describe('WebSocket', () => {
+  it('webSocketEchoUpstream: a valid 101 (RFC 6455 §4.2.2), then every byte echoed', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    const received = await new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(echo.port, '127.0.0.1', () =>
+        socket.write(
+          'GET /ws?room=1 HTTP/1.1\r\nHost: upstream\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nhello',
+        ),
+      );
+      socket.on('data', (chunk) => {
+        chunks.push(chunk);
+        const text = Buffer.concat(chunks).toString('latin1');
+        if (text.endsWith('hello')) {
+          expect(echo.openTunnels()).toBe(1);
+          socket.destroy();
+          resolve(text);
+        }
+      });
+    });
+    // The key and accept value are RFC 6455's own example (§1.3).
+    expect(received).toBe(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nhello',
+    );
+    expect(echo.handshakes).toEqual([
+      { url: '/ws?room=1', headers: expect.objectContaining({ upgrade: 'websocket' }) },
+    ]);
+    expect(echo.requests).toBe(1);
+    expect((await get(echo.url)).status).toBe(426);
   });
 });
 
