@@ -151,6 +151,21 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
     expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaErrors);
   });
 
+  it('an error handler between the proxy and gatewayErrors() still sees the failure first', async () => {
+    upstream = await refusingUpstream();
+    const seen: unknown[] = [];
+    const app = express();
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    app.use((error: unknown, _req: express5.Request, _res: express5.Response, next: express5.NextFunction) => {
+      seen.push(error);
+      next(error);
+    });
+    app.use(gatewayErrors({ proxyName: 'edge' }));
+    expect(await proxyStatusOf(await listen(app), '/api/x')).toBe(viaErrors);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ status: 502, failure: { type: 'connection_refused' } });
+  });
+
   it('none mounted: the proxy answers with the defaults, and the next error handler is not called', async () => {
     upstream = await refusingUpstream();
     const seen: unknown[] = [];
