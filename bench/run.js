@@ -5,7 +5,7 @@
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
 // BENCH_ONLY (comma-separated contender names).
 import { execFileSync, fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -238,5 +238,9 @@ ${renders.map((r) => `| ${r.page} | ${r.microseconds.toFixed(1)} |`).join('\n')}
 | --- | ---: | ---: | ---: |
 ${memory.map((r) => `| ${r.name} | ${mb(r.warm)} | ${mb(r.after)} | ${mb(r.growth)} |`).join('\n')}
 `;
-writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report);
+// The profile analysis is written by hand (bench/analysis.md) and kept under every new set of figures.
+const analysis = existsSync(new URL('./analysis.md', import.meta.url))
+  ? `\n${readFileSync(new URL('./analysis.md', import.meta.url), 'utf8')}`
+  : '';
+writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report + analysis);
 console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
