@@ -196,7 +196,12 @@ export function runAttempt(
       if (headSent) abortResponse(res);
     }
     function onClientClose(): void {
-      if (done || res.writableFinished) return;
+      if (done) return;
+      // 'close' follows 'finish' for every response: it is the one listener that tells both ends apart.
+      if (headSent && res.writableFinished) {
+        settle({ kind: 'answered', status: res.statusCode, timings });
+        return;
+      }
       settle({ kind: 'aborted', phase: phaseOf[step], headSent, timings });
       stopUpstream();
     }
@@ -241,18 +246,38 @@ export function runAttempt(
       proxyReq.on('drain', onDrain);
       proxyReq.once('finish', waitForHead);
     }
-    function onBodyData(): void {
+    // The body is relayed by hand rather than piped: the idle timer needs a 'data' listener anyway, and pipe() would
+    // add six more listeners per response for what these few lines do.
+    function onBodyData(chunk: Buffer): void {
       timer.refresh();
+      if (!res.write(chunk)) {
+        proxyRes?.pause();
+        res.once('drain', onClientDrain);
+      }
     }
-    function onBodyEnd(): void {
+    function onClientDrain(): void {
+      proxyRes?.resume();
+    }
+    function onBodyClose(): void {
+      if (done) return;
+      if (proxyRes?.readableEnded !== true) {
+        fail(failureOf('http_response_incomplete', { phase: 'response-body' }), undefined);
+        return;
+      }
       // Nothing more to wait for from the upstream; the client's reading is not ours to time.
       clearTimeout(timer);
+      res.end();
+    }
+    function onBodyError(error: Error): void {
+      fail(
+        classify(error) ?? failureOf('http_response_incomplete', { cause: error, phase: 'response-body' }),
+        undefined,
+      );
     }
 
     res.on('close', onClientClose);
     settings.engine.web(
       req,
-      res,
       { target: target.url, agent: target.agent, body, changeOrigin: settings.changeOrigin },
       {
         request(request) {
@@ -306,21 +331,10 @@ export function runAttempt(
           step = 'body';
           arm(timeouts.idle);
           response.on('data', onBodyData);
-          // 'end', 'close' and 'finish' happen once: plain listeners spare the once() wrappers.
-          response.on('end', onBodyEnd);
-          response.on('error', (error) => {
-            fail(
-              classify(error) ?? failureOf('http_response_incomplete', { cause: error, phase: 'response-body' }),
-              undefined,
-            );
-          });
-          response.on('close', () => {
-            if (!response.complete) fail(failureOf('http_response_incomplete', { phase: 'response-body' }), undefined);
-          });
-          res.on('finish', () => {
-            if (!done) settle({ kind: 'answered', status, timings });
-          });
-          response.pipe(res);
+          response.on('error', onBodyError);
+          // After 'end' (all of the body was read: the response ends) or after a failure. 'close' and 'finish'
+          // happen once: plain listeners spare the once() wrappers.
+          response.on('close', onBodyClose);
           settings.observe?.(req, response);
         },
         error(error) {
