@@ -1,5 +1,6 @@
 import { type Agent, type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProxyServer, type ServerOptions } from 'http-proxy-3';
 import { hasBody } from './request-body.js';
@@ -52,7 +53,7 @@ type Tagged<T> = T & { [hooksKey]?: EngineHooks };
 
 /** How requests reach one target, derived once from its URL. */
 interface Route {
-  readonly send: typeof httpRequest;
+  readonly send: (options: RequestOptions) => ClientRequest;
   /** Without IPv6 brackets, as `net.connect` wants it. */
   readonly hostname: string;
   readonly port: number;
@@ -62,17 +63,25 @@ interface Route {
   readonly query: string;
   /** The Host header when `changeOrigin` is set: the target's `host:port`, the port only when not the default. */
   readonly host: string;
+  /**
+   * The TLS server name (SNI, and the name the certificate must carry): the target's host name. Node would take it
+   * from the Host header, which is the client's unless `changeOrigin`: a valid upstream would fail verification.
+   * Undefined for an IP address, which SNI cannot carry (the certificate is checked against the IP).
+   */
+  readonly servername: string | undefined;
 }
 
 function routeOf(target: URL): Route {
   const secure = target.protocol === 'https:';
+  const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
   return {
     send: secure ? httpsRequest : httpRequest,
-    hostname: target.hostname.replace(/^\[(.*)\]$/, '$1'),
+    hostname,
     port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
     path: target.pathname === '' ? '/' : target.pathname,
     query: target.search.slice(1),
     host: target.host,
+    servername: secure && isIP(hostname) === 0 ? hostname : undefined,
   };
 }
 
@@ -138,6 +147,7 @@ export function createEngine(): Engine {
         // prepareRequestHeaders made this object for our hop: only Host may still change.
         headers: call.changeOrigin ? { ...req.headers, host: route.host } : req.headers,
         agent: call.agent,
+        servername: route.servername,
       });
       proxyReq.on('error', hooks.error);
       proxyReq.on('response', hooks.response);

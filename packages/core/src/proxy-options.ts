@@ -275,7 +275,8 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
           scheduling: 'lifo',
           rejectUnauthorized: tls.rejectUnauthorized ?? true,
           ca: tls.ca,
-          servername: tls.servername,
+          // Only when set: an agent's options override a request's, and the engine names each target itself.
+          ...(tls.servername === undefined ? {} : { servername: tls.servername }),
         })
       : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }))
   );
