@@ -66,7 +66,8 @@ interface Route {
   /**
    * The TLS server name (SNI, and the name the certificate must carry): the target's host name. Node would take it
    * from the Host header, which is the client's unless `changeOrigin`: a valid upstream would fail verification.
-   * Undefined for an IP address, which SNI cannot carry (the certificate is checked against the IP).
+   * Empty for an IP address, which SNI cannot carry (the certificate is then checked against the IP); undefined for
+   * plain HTTP.
    */
   readonly servername: string | undefined;
 }
@@ -81,7 +82,7 @@ function routeOf(target: URL): Route {
     path: target.pathname === '' ? '/' : target.pathname,
     query: target.search.slice(1),
     host: target.host,
-    servername: secure && isIP(hostname) === 0 ? hostname : undefined,
+    servername: secure ? (isIP(hostname) === 0 ? hostname : '') : undefined,
   };
 }
 
@@ -179,6 +180,8 @@ function createServer(call: EngineCall): ProxyServer {
     prependPath: true,
     xfwd: false,
     ws: true,
+    // http-proxy takes its request options from `ssl`: the server name, as for `web` (see Route.servername).
+    ssl: { servername: routeOf(call.target).servername },
   });
   server.on('proxyReqWs', (proxyReq: ClientRequest, _req, _socket, options: Tagged<object>) =>
     options[hooksKey]?.request(proxyReq),

@@ -1,10 +1,13 @@
-import { connect } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect, type Socket } from 'node:net';
 import {
+  certificates,
   garbageUpstream,
   hangingUpstream,
   refusingUpstream,
   resetAfterRequest,
   statusUpstream,
+  testCA,
   type Upstream,
   unacceptingUpstream,
   webSocketEchoUpstream,
@@ -54,6 +57,25 @@ describe('a successful upgrade', () => {
     socket.destroy();
     await until(() => echo.openTunnels() === 0, 5000, 'the upstream side of the tunnel to close');
     expect(gateway.events.failure).toHaveLength(0);
+  });
+
+  it('upgrades towards a wss target by its own host name, whatever Host the client sent', async () => {
+    const server = createHttpsServer(certificates.valid, (_req, res) => res.writeHead(426).end());
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    upstream = {
+      url: `https://localhost:${port}`,
+      port,
+      requests: 0,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    } as Upstream;
+    gateway = await startGateway({ target: upstream.url, tls: { ca: testCA } });
+    const { bytes } = await rawExchange(gateway.port, handshake());
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
   });
 
   it('relays an upstream that answers the handshake with a plain 503', async () => {
