@@ -1,15 +1,14 @@
 import { type Agent, type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ProxyServer, type ServerOptions } from 'http-proxy-3';
+import { rawHead, responseHeaders } from './headers.js';
 import { hasBody } from './request-body.js';
 
 /**
- * The small interface our proxy needs from a proxy engine. Plain HTTP requests go out through `node:http`/`node:https`
- * directly: a proxy engine's generic passes (option merging, URL parsing, its own listeners and events) cost more
- * per request than everything else we do, and we already own the headers, the body and the response. WebSockets go
- * through http-proxy-3 (the maintained, API-compatible rewrite of http-proxy); nothing outside this file knows that.
+ * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library
+ * (http-proxy-3 was used here first) spent more per request in its generic passes (option merging, URL parsing, its
+ * own listeners and events) than everything else we do, and we already own the headers, the body and the response.
  */
 export interface Engine {
   /** Sends one attempt of `req` to `call.target`, reporting through `hooks`. The response is ours to write. */
@@ -46,10 +45,6 @@ export interface EngineHooks {
   /** The attempt failed, or (for `ws`) the client's socket or the tunnel did. */
   error(error: Error): void;
 }
-
-/** Where the hooks of a WebSocket attempt travel: on the per-call options (http-proxy hands them to `proxyReq`). */
-const hooksKey: unique symbol = Symbol('gateway-errors.engineHooks');
-type Tagged<T> = T & { [hooksKey]?: EngineHooks };
 
 /** How requests reach one target, derived once from its URL. */
 interface Route {
@@ -118,41 +113,37 @@ export function upstreamPath(route: Pick<Route, 'path' | 'query'>, url: string):
 
 /**
  * Creates the engine. Every path reports through a listener or callback we own: an `error` event nobody listens to
- * would crash the process on the first refused connection. For WebSockets, one http-proxy-3 server per target (its
- * options fixed at creation), whose events are routed to the hooks of the attempt they concern.
+ * would crash the process on the first refused connection.
  */
 export function createEngine(): Engine {
   const routes = new WeakMap<URL, Route>();
-  const servers = new WeakMap<URL, ProxyServer>();
-  const serverFor = (call: EngineCall): ProxyServer => {
-    let server = servers.get(call.target);
-    if (server === undefined) {
-      server = createServer(call);
-      servers.set(call.target, server);
+
+  /** Starts the upstream request of an attempt; its body (if any) is the caller's to send. */
+  function send(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): ClientRequest {
+    let route = routes.get(call.target);
+    if (route === undefined) {
+      route = routeOf(call.target);
+      routes.set(call.target, route);
     }
-    return server;
-  };
+    const proxyReq = route.send({
+      hostname: route.hostname,
+      port: route.port,
+      method: req.method,
+      path: upstreamPath(route, req.url ?? '/'),
+      // prepareRequestHeaders made this object for our hop: only Host may still change.
+      headers: call.changeOrigin ? { ...req.headers, host: route.host } : req.headers,
+      agent: call.agent,
+      servername: route.servername,
+    });
+    proxyReq.on('error', hooks.error);
+    hooks.request(proxyReq);
+    return proxyReq;
+  }
 
   return {
     web(req, call, hooks) {
-      let route = routes.get(call.target);
-      if (route === undefined) {
-        route = routeOf(call.target);
-        routes.set(call.target, route);
-      }
-      const proxyReq = route.send({
-        hostname: route.hostname,
-        port: route.port,
-        method: req.method,
-        path: upstreamPath(route, req.url ?? '/'),
-        // prepareRequestHeaders made this object for our hop: only Host may still change.
-        headers: call.changeOrigin ? { ...req.headers, host: route.host } : req.headers,
-        agent: call.agent,
-        servername: route.servername,
-      });
-      proxyReq.on('error', hooks.error);
+      const proxyReq = send(req, call, hooks);
       proxyReq.on('response', hooks.response);
-      hooks.request(proxyReq);
       if (call.body !== undefined) {
         proxyReq.end(call.body);
       } else if (hasBody(req)) {
@@ -164,31 +155,62 @@ export function createEngine(): Engine {
       }
     },
     ws(req, socket, head, call, hooks) {
-      (req as Tagged<IncomingMessage>)[hooksKey] = hooks;
-      const options: Tagged<ServerOptions> = { [hooksKey]: hooks };
-      serverFor(call).ws(req, socket, head, options, hooks.error);
+      // Bytes the client sent after its handshake go through the tunnel first.
+      if (head.length > 0) socket.unshift(head);
+      const proxyReq = send(req, call, hooks);
+      proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) =>
+        tunnel(socket, proxyRes, upstream, upstreamHead),
+      );
+      proxyReq.on('response', (proxyRes: IncomingMessage) => relay(socket, proxyRes));
+      proxyReq.end();
     },
   };
 }
 
-function createServer(call: EngineCall): ProxyServer {
-  const server = new ProxyServer({
-    target: call.target,
-    agent: call.agent,
-    changeOrigin: call.changeOrigin,
-    selfHandleResponse: true,
-    prependPath: true,
-    xfwd: false,
-    ws: true,
-    // http-proxy takes its request options from `ssl`: the server name, as for `web` (see Route.servername).
-    ssl: { servername: routeOf(call.target).servername },
-  });
-  server.on('proxyReqWs', (proxyReq: ClientRequest, _req, _socket, options: Tagged<object>) =>
-    options[hooksKey]?.request(proxyReq),
-  );
-  // With a callback on every call, this only hears errors of a WebSocket client's own socket.
-  server.on('error', (error: Error, req: IncomingMessage) => (req as Tagged<IncomingMessage>)[hooksKey]?.error(error));
-  // A reset of the *incoming* socket: the client left. Our close handling reports it.
-  server.on('econnreset', () => {});
-  return server;
+/** A socket that lasts: no idle timeout of the server's, no Nagle delay for small frames, TCP keep-alive. */
+function lasting(socket: Duplex): void {
+  if (socket instanceof Socket) {
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 0);
+  }
+}
+
+/**
+ * The upstream accepted the upgrade: its 101 (with its headers as it wrote them) goes to the client, then bytes flow
+ * both ways until either side ends. A failure of either side closes both.
+ */
+function tunnel(client: Duplex, proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer): void {
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  upstream.on('error', close);
+  client.on('error', close);
+  if (!client.writable) {
+    close();
+    return;
+  }
+  lasting(client);
+  lasting(upstream);
+  let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+  const raw = proxyRes.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  client.write(`${head}\r\n`);
+  if (upstreamHead.length > 0) client.write(upstreamHead);
+  upstream.pipe(client).pipe(upstream);
+}
+
+/**
+ * The upstream answered the handshake with a plain response (it is not a WebSocket endpoint, or it is down): the
+ * answer goes to the client as it came (with our response header rules), delimited by closing the connection.
+ */
+function relay(client: Duplex, proxyRes: IncomingMessage): void {
+  if (!client.writable) {
+    proxyRes.resume();
+    return;
+  }
+  client.write(rawHead(proxyRes.statusCode ?? 502, responseHeaders(proxyRes.headers)));
+  proxyRes.pipe(client, { end: false });
+  proxyRes.on('end', () => client.end(() => client.destroy()));
 }

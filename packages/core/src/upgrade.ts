@@ -1,8 +1,9 @@
-import { type ClientRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type AttemptSettings, phaseOf, type Step, timeoutFailure, watchConnection } from './attempt.js';
 import { classify, clientWentAway } from './classify.js';
 import { failureOf, type GatewayFailure, type Timings } from './failure.js';
+import { rawHead } from './headers.js';
 import type { TimeoutName } from './proxy-events.js';
 import type { UpstreamTarget } from './proxy-options.js';
 import type { RenderedError } from './render.js';
@@ -36,11 +37,7 @@ export function writeSocketResponse(socket: Duplex, rendered: RenderedError): vo
     socket.destroy();
     return;
   }
-  let head = `HTTP/1.1 ${rendered.status} ${STATUS_CODES[rendered.status] ?? 'Error'}\r\n`;
-  for (const name in rendered.headers) {
-    if (name !== 'connection') head += `${name}: ${rendered.headers[name]}\r\n`;
-  }
-  socket.end(`${head}connection: close\r\n\r\n${rendered.body}`, () => socket.destroy());
+  socket.end(rawHead(rendered.status, rendered.headers) + rendered.body, () => socket.destroy());
 }
 
 /**
