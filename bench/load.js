@@ -27,7 +27,7 @@ const viaAutocannon = {
     });
     const statuses = {};
     for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = count;
-    return { rps: result.requests.average, p99: result.latency.p99, statuses };
+    return { rps: result.requests.average, requests: result.requests.total, p99: result.latency.p99, statuses };
   },
 };
 
@@ -48,12 +48,13 @@ const viaWrk = {
     for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
     const { stdout } = await run('wrk', [...args, `http://127.0.0.1:${port}/bench`]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+    const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
     const p99 = parseLatency(/\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '');
     const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
     const errors = /Socket errors: (.*)/.exec(stdout)?.[1];
     const statuses = non2xx > 0 ? { 'non-2xx': non2xx } : { '2xx': 1 };
     if (errors) statuses[`socket errors: ${errors}`] = 1;
-    return { rps, p99, statuses };
+    return { rps, requests, p99, statuses };
   },
 };
 

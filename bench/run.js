@@ -3,7 +3,8 @@
 //
 // Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
-// BENCH_ONLY (comma-separated contender names).
+// BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory;
+// default all, and docs/benchmarks.md is written only then).
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,6 +19,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const failuresForMemory = Number(process.env.BENCH_FAILURES ?? 100_000);
 const only = process.env.BENCH_ONLY?.split(',');
+const scenarios = process.env.BENCH_SCENARIOS?.split(',') ?? ['happy', 'error', 'breaker', 'memory'];
+const wanted = (scenario) => scenarios.includes(scenario);
 
 const frameworks = {
   express: ['express+gateway-errors', 'express+http-proxy-3', 'express+http-proxy-middleware'],
@@ -83,8 +86,11 @@ async function runScenario(title, upstreamUrl, mode, headers, names) {
   for (const name of started) await generator.run({ port: running[name].port, duration: 1, connections, headers });
   for (let round = 0; round < rounds; round++) {
     for (const name of shuffle(started)) {
-      const result = await generator.run({ port: running[name].port, duration, connections, headers });
-      results[name].push(result);
+      const { child, port } = running[name];
+      const before = (await ask(child, 'cpu')).cpu;
+      const result = await generator.run({ port, duration, connections, headers });
+      const after = (await ask(child, 'cpu')).cpu;
+      results[name].push({ ...result, cpu: (after - before) / result.requests });
     }
   }
   for (const { child } of Object.values(running)) child.kill();
@@ -92,21 +98,25 @@ async function runScenario(title, upstreamUrl, mode, headers, names) {
   const rows = started.map((name) => ({
     name,
     rps: median(results[name].map((r) => r.rps)),
+    cpu: median(results[name].map((r) => r.cpu)),
     p99: median(results[name].map((r) => r.p99)),
     statuses: [...new Set(results[name].flatMap((r) => Object.keys(r.statuses)))].join(' '),
   }));
   for (const row of rows) {
     console.log(
-      `  ${row.name.padEnd(32)} ${row.rps.toFixed(0).padStart(8)} req/s  p99 ${row.p99} ms  [${row.statuses}]`,
+      `  ${row.name.padEnd(32)} ${row.rps.toFixed(0).padStart(8)} req/s  ${row.cpu.toFixed(1).padStart(6)} µs CPU/req  p99 ${row.p99} ms  [${row.statuses}]`,
     );
   }
   return { rows, results };
 }
 
-/** Median over rounds of (ours / floor) within the same round. */
-function ratioWithinRounds(results, ours, floor) {
-  if (!results[ours] || !results[floor]) return undefined;
-  const ratios = results[ours].map((r, i) => r.rps / results[floor][i].rps);
+/** Median over rounds of (ours / floor) within the same round: of throughput, or of the floor's CPU per request over
+ * ours (so that above 1 means cheaper than the floor, as for throughput). */
+function ratioWithinRounds(results, ours, floor, measure = 'rps') {
+  if (!results?.[ours] || !results[floor]) return undefined;
+  const ratios = results[ours].map((r, i) =>
+    measure === 'rps' ? r.rps / results[floor][i].rps : results[floor][i].cpu / r.cpu,
+  );
   return median(ratios);
 }
 
@@ -119,16 +129,23 @@ const browser = {
 };
 const benchStarted = Date.now();
 
-const happy = await runScenario('Happy path (small GET, keep-alive)', upstreamUrl, 'happy', {}, contenders);
-const error = await runScenario(
-  'Error path (upstream refuses; ours render the full HTML page)',
-  downUrl,
-  'error',
-  browser,
-  contenders,
-);
+const skipped = { rows: [], results: {} };
+const happy = wanted('happy')
+  ? await runScenario('Happy path (small GET, keep-alive)', upstreamUrl, 'happy', {}, contenders)
+  : skipped;
+const error = wanted('error')
+  ? await runScenario(
+      'Error path (upstream refuses; ours render the full HTML page)',
+      downUrl,
+      'error',
+      browser,
+      contenders,
+    )
+  : skipped;
 const oursNames = contenders.filter((name) => name.includes('gateway-errors') || name === 'node:http+core');
-const breaker = await runScenario('Breaker open (ours; no upstream attempt)', downUrl, 'breaker', browser, oursNames);
+const breaker = wanted('breaker')
+  ? await runScenario('Breaker open (ours; no upstream attempt)', downUrl, 'breaker', browser, oursNames)
+  : skipped;
 upstream.child.kill();
 
 const ratios = [];
@@ -137,6 +154,8 @@ for (const [framework, floor] of Object.entries(floorOf)) {
   const peer = frameworks[framework].find((name) => name !== ours && name !== floor);
   const happyRatio = ratioWithinRounds(happy.results, ours, floor);
   const errorRatio = ratioWithinRounds(error.results, ours, floor);
+  const happyCpu = ratioWithinRounds(happy.results, ours, floor, 'cpu');
+  const errorCpu = ratioWithinRounds(error.results, ours, floor, 'cpu');
   const peerHappy = ratioWithinRounds(happy.results, peer, floor);
   const peerError = ratioWithinRounds(error.results, peer, floor);
   const floorHappy = median(happy.results[floor]?.map((r) => r.rps) ?? [Number.NaN]);
@@ -148,6 +167,8 @@ for (const [framework, floor] of Object.entries(floorOf)) {
     peer,
     happyRatio,
     errorRatio,
+    happyCpu,
+    errorCpu,
     peerHappy,
     peerError,
     breakerVsFloorHappy: breakerRps / floorHappy,
@@ -156,7 +177,9 @@ for (const [framework, floor] of Object.entries(floorOf)) {
 
 // Memory: RSS of our Express and Koa gateways after warm-up and after N failing requests.
 const memory = [];
-for (const name of ['express+gateway-errors', 'koa+gateway-errors'].filter((n) => contenders.includes(n))) {
+for (const name of ['express+gateway-errors', 'koa+gateway-errors'].filter(
+  (n) => wanted('memory') && contenders.includes(n),
+)) {
   const contender = await start(here('./contender.js'), [name, downUrl, 'error'], ['--expose-gc']);
   await generator.run({ port: contender.port, duration: 2, connections, headers: browser });
   const warm = (await ask(contender.child, 'rss')).rss;
@@ -178,6 +201,8 @@ for (const r of ratios) {
       ` breaker open vs floor happy ${fmt(r.breakerVsFloorHappy)} (target >= 1x); ${r.peer}: happy ${fmt(r.peerHappy)}, error ${fmt(r.peerError)}`,
   );
 }
+console.log('CPU per request, floor over ours (above 1: ours costs less)');
+for (const r of ratios) console.log(`  ${r.framework}: happy ${fmt(r.happyCpu)}, error ${fmt(r.errorCpu)}`);
 console.log('\nRender cost per page (microseconds)');
 for (const row of renders) console.log(`  ${row.page.padEnd(24)} ${row.microseconds.toFixed(1)}`);
 console.log('\nMemory');
@@ -192,9 +217,9 @@ try {
 } catch {}
 const table = (rows) =>
   [
-    '| contender | req/s (median) | p99 ms | statuses |',
-    '| --- | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.statuses} |`),
+    '| contender | req/s (median) | CPU µs per request (median) | p99 ms | statuses |',
+    '| --- | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.cpu.toFixed(1)} | ${r.p99} | ${r.statuses} |`),
   ].join('\n');
 const report = `# Benchmarks
 
@@ -210,9 +235,18 @@ page (a browser's Accept header), with every header our rules require.
 
 ## Ratios
 
+Throughput (requests per second), ours over the floor's, median of the per-round ratios:
+
 | framework | ours vs floor, happy path (target >= 0.95) | ours vs floor, error path (target >= 0.9) | ours with the breaker open vs floor's happy path (target >= 1) | peer | peer vs floor, happy | peer vs floor, error |
 | --- | ---: | ---: | ---: | --- | ---: | ---: |
 ${ratios.map((r) => `| ${r.framework} | ${fmt(r.happyRatio)} | ${fmt(r.errorRatio)} | ${fmt(r.breakerVsFloorHappy)} | ${r.peer} | ${fmt(r.peerHappy)} | ${fmt(r.peerError)} |`).join('\n')}
+
+The gateway's own CPU time per request (user + system of its process, so not the load generator's work of reading
+our larger page), the floor's over ours: above 1 means ours spends less.
+
+| framework | happy path | error path |
+| --- | ---: | ---: |
+${ratios.map((r) => `| ${r.framework} | ${fmt(r.happyCpu)} | ${fmt(r.errorCpu)} |`).join('\n')}
 
 ## Happy path (small GET, keep-alive)
 
@@ -242,5 +276,9 @@ ${memory.map((r) => `| ${r.name} | ${mb(r.warm)} | ${mb(r.after)} | ${mb(r.growt
 const analysis = existsSync(new URL('./analysis.md', import.meta.url))
   ? `\n${readFileSync(new URL('./analysis.md', import.meta.url), 'utf8')}`
   : '';
-writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report + analysis);
-console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
+if (scenarios.length === 4 && !only) {
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report + analysis);
+  console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
+} else {
+  console.log(`\na partial run (BENCH_ONLY or BENCH_SCENARIOS): docs/benchmarks.md left as it was (${elapsed} s)`);
+}

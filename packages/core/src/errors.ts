@@ -64,9 +64,10 @@ export class GatewayError extends Error {
       headers['Retry-After'] = String(clampRetryAfter(seconds, defaultRetryAfterPolicy));
     }
     this.headers = Object.freeze(headers);
-    Object.defineProperty(this, brand, { value: true });
   }
 }
+// On the prototype: every instance carries it, and none pays for defining it.
+Object.defineProperty(GatewayError.prototype, brand, { value: true });
 
 function describe(failure: GatewayFailure): string {
   const what = defaultMessages[failure.status] ?? `Upstream answered ${failure.status}`;

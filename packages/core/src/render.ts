@@ -294,6 +294,44 @@ function renderPage(templates: TemplateSet, name: PageTemplate, page: PageContex
   }
 }
 
+/**
+ * Built-in pages are rendered once per distinct page and kept in two parts around the request id: during an outage
+ * every visitor gets the same page but for that id, and running the template was most of an error's rendering cost.
+ * Not for your own templates (they may print anything, the time for one), development pages (their diagnostics
+ * differ per failure), a page with a CSP nonce (it differs per request), or an id that would need escaping (ours
+ * never do: see requestIdOf).
+ */
+const requestIdMark = 'gatewayErrorsRequestIdMark';
+const needsEscaping = /[&<>"']/;
+const keptPages = new WeakMap<RenderSettings, Map<string, string[]>>();
+
+function builtInPage(failure: GatewayFailure, audience: Audience, settings: RenderSettings, said: Statement): string {
+  const name = templateFor(said.status);
+  if (
+    settings.templates.userDir !== undefined ||
+    settings.development ||
+    audience.nonce !== undefined ||
+    needsEscaping.test(audience.requestId)
+  ) {
+    return renderPage(settings.templates, name, pageFrom(failure, audience, settings, said));
+  }
+  let pages = keptPages.get(settings);
+  if (pages === undefined) {
+    pages = new Map();
+    keptPages.set(settings, pages);
+  }
+  // Everything a built-in page shows besides the id follows from these (and from the settings).
+  const key = `${audience.locale} ${said.status} ${failure.type} ${said.seconds}`;
+  let parts = pages.get(key);
+  if (parts === undefined) {
+    const page = pageFrom(failure, { ...audience, requestId: requestIdMark }, settings, said);
+    parts = renderPage(settings.templates, name, page).split(requestIdMark);
+    if (pages.size >= 256) pages.clear();
+    pages.set(key, parts);
+  }
+  return parts.length === 2 ? `${parts[0]}${audience.requestId}${parts[1]}` : parts.join(audience.requestId);
+}
+
 /** What every format says, in the client's language. */
 interface Statement {
   readonly t: Messages;
@@ -359,7 +397,7 @@ export function renderFailure(failure: GatewayFailure, audience: Audience, setti
 
   let body: string;
   if (audience.format === 'html') {
-    body = renderPage(settings.templates, templateFor(status), pageFrom(failure, audience, settings, said));
+    body = builtInPage(failure, audience, settings, said);
   } else if (audience.format === 'problem') {
     // RFC 9457 §3.1: `about:blank` and the status phrase as the title when the type means nothing more.
     const problem: Record<string, unknown> = {

@@ -132,6 +132,30 @@ describe('the default page', () => {
     expect(body).not.toContain('<header>');
   });
 
+  it('is rendered once per distinct page and kept: each visitor still gets their own reference', () => {
+    const responder = createErrorResponder();
+    const one = responder.render(failureOf('connection_refused'), req({ accept: browser, 'x-request-id': 'req-1' }));
+    const two = responder.render(failureOf('connection_refused'), req({ accept: browser, 'x-request-id': 'req-2' }));
+    expect(one.body).toContain('Reference: <code>req-1</code>');
+    expect(two.body).toBe(one.body.replace('req-1', 'req-2'));
+    expect(two.headers['content-length']).toBe(String(Buffer.byteLength(two.body)));
+    // A kept page is never another page's: the language, the status and the wait all tell them apart.
+    const french = responder.render(
+      failureOf('connection_timeout', { retryAfter: 30 }),
+      req({ accept: browser, 'accept-language': 'fr', 'x-request-id': 'req-3' }),
+    );
+    expect(french.body).toContain('<html lang="fr"');
+    expect(french.body).toContain('<title>504 ');
+    expect(french.body).toContain('data-retry-after="30"');
+    expect(french.body).toContain('<code>req-3</code>');
+    // Development pages show each failure's own diagnostics: never kept.
+    const development = createErrorResponder({ development: true });
+    const to = (upstream: string) =>
+      development.render(failureOf('connection_refused', { upstream }), req({ accept: browser })).body;
+    expect(to('http://10.0.0.1:1')).toContain('http://10.0.0.1:1');
+    expect(to('http://10.0.0.2:2')).toContain('http://10.0.0.2:2');
+  });
+
   it('never reloads by itself: the script only counts down', () => {
     const body = page();
     expect(body).not.toMatch(/http-equiv="refresh"|location\.reload|location\.href\s*=|location\.assign/);
