@@ -9,7 +9,7 @@ import type { RenderedError } from './render.js';
  * error cached, a Link preload would make the page fetch from the failing origin. Security and CORS headers,
  * cookies and the like are kept.
  */
-const staleHeaders: readonly string[] = [
+const staleHeaders: ReadonlySet<string> = new Set([
   'etag',
   'last-modified',
   'expires',
@@ -33,7 +33,7 @@ const staleHeaders: readonly string[] = [
   'cdn-cache-control',
   'cloudflare-cdn-cache-control',
   'x-accel-expires',
-];
+]);
 
 /** `Vary` members, merged without duplicates; `*` absorbs everything. */
 export function mergeVary(existing: string | number | readonly string[] | undefined, added: string): string {
@@ -69,7 +69,8 @@ export function writeError(req: IncomingMessage, res: ServerResponse, rendered: 
     return;
   }
   if (res.writableEnded || res.destroyed) return;
-  for (const name of staleHeaders) if (res.hasHeader(name)) res.removeHeader(name);
+  // What is set (rarely more than a few headers) is checked against the list, not the list against the response.
+  for (const name of res.getHeaderNames()) if (staleHeaders.has(name)) res.removeHeader(name);
   res.statusCode = rendered.status;
   // A reason phrase set for the response that was planned ("OK") would contradict the status. (HTTP/2 has none:
   // its compatibility response reads it as '' and has no setter.)
