@@ -201,6 +201,19 @@ for (const r of ratios) {
       ` breaker open vs floor happy ${fmt(r.breakerVsFloorHappy)} (target >= 1x); ${r.peer}: happy ${fmt(r.peerHappy)}, error ${fmt(r.peerError)}`,
   );
 }
+console.log('Per round (throughput ratio / CPU ratio), to judge the noise');
+for (const [name, scenario] of [
+  ['happy', happy],
+  ['error', error],
+]) {
+  for (const r of ratios) {
+    const ours = scenario.results[r.ours];
+    const floor = scenario.results[r.floor];
+    if (!ours || !floor) continue;
+    const rounds = ours.map((o, i) => `${(o.rps / floor[i].rps).toFixed(2)}/${(floor[i].cpu / o.cpu).toFixed(2)}`);
+    console.log(`  ${r.framework} ${name}: ${rounds.join('  ')}`);
+  }
+}
 console.log('CPU per request, floor over ours (above 1: ours costs less)');
 for (const r of ratios) console.log(`  ${r.framework}: happy ${fmt(r.happyCpu)}, error ${fmt(r.errorCpu)}`);
 console.log('\nRender cost per page (microseconds)');
