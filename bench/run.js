@@ -202,6 +202,7 @@ for (const r of ratios) {
   );
 }
 console.log('Per round (throughput ratio / CPU ratio), to judge the noise');
+const perRound = [];
 for (const [name, scenario] of [
   ['happy', happy],
   ['error', error],
@@ -211,6 +212,7 @@ for (const [name, scenario] of [
     const floor = scenario.results[r.floor];
     if (!ours || !floor) continue;
     const rounds = ours.map((o, i) => `${(o.rps / floor[i].rps).toFixed(2)}/${(floor[i].cpu / o.cpu).toFixed(2)}`);
+    perRound.push({ framework: r.framework, scenario: name, rounds });
     console.log(`  ${r.framework} ${name}: ${rounds.join('  ')}`);
   }
 }
@@ -260,6 +262,12 @@ our larger page), the floor's over ours: above 1 means ours spends less.
 | framework | happy path | error path |
 | --- | ---: | ---: |
 ${ratios.map((r) => `| ${r.framework} | ${fmt(r.happyCpu)} | ${fmt(r.errorCpu)} |`).join('\n')}
+
+Each round on its own (throughput ratio / CPU ratio): how far one round can stray is how much a single figure means.
+
+| framework | scenario | rounds |
+| --- | --- | --- |
+${perRound.map((p) => `| ${p.framework} | ${p.scenario} | ${p.rounds.join(', ')} |`).join('\n')}
 
 ## Happy path (small GET, keep-alive)
 
