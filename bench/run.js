@@ -1,7 +1,7 @@
 // `pnpm bench`: every contender side by side, in interleaved rounds, on 127.0.0.1 only, bounded in time.
 // Prints medians and the ratios measured within each round, and writes docs/benchmarks.md.
 //
-// Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 3),
+// Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 5: this host is noisy, see the per-round table),
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
 // BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory;
 // default all, and docs/benchmarks.md is written only then).
@@ -15,7 +15,7 @@ import { renderCosts } from './render-cost.js';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const duration = Number(process.env.BENCH_DURATION ?? 3);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const failuresForMemory = Number(process.env.BENCH_FAILURES ?? 100_000);
 const only = process.env.BENCH_ONLY?.split(',');
