@@ -187,6 +187,10 @@ function tunnel(client: Duplex, proxyRes: IncomingMessage, upstream: Duplex, ups
   };
   upstream.on('error', close);
   client.on('error', close);
+  // pipe() passes a clean end on; a side that closes without one (destroyed, or reset without an error event) must
+  // not leave the other open.
+  upstream.on('close', () => client.end());
+  client.on('close', () => upstream.destroy());
   if (!client.writable) {
     close();
     return;
@@ -211,6 +215,14 @@ function relay(client: Duplex, proxyRes: IncomingMessage): void {
     return;
   }
   client.write(rawHead(proxyRes.statusCode ?? 502, responseHeaders(proxyRes.headers)));
+  // A client that leaves mid-body (its FIN, or a close) must not leave the upstream's answer paused, holding its
+  // connection; the server keeps a raw socket half-open after a FIN, so that is ours to close too.
+  const leave = () => {
+    proxyRes.destroy();
+    client.destroy();
+  };
+  client.once('end', leave);
+  client.once('close', leave);
   proxyRes.pipe(client, { end: false });
   proxyRes.on('end', () => client.end(() => client.destroy()));
 }

@@ -4,6 +4,7 @@ import {
   certificates,
   garbageUpstream,
   hangingUpstream,
+  httpUpstream,
   refusingUpstream,
   resetAfterRequest,
   statusUpstream,
@@ -76,6 +77,50 @@ describe('a successful upgrade', () => {
     gateway = await startGateway({ target: upstream.url, tls: { ca: testCA } });
     const { bytes } = await rawExchange(gateway.port, handshake());
     expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+  });
+
+  it('closes the client side when the upstream side of the tunnel is reset', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    gateway = await startGateway({ target: echo.url });
+    const socket = connect(gateway.port, '127.0.0.1');
+    let received = '';
+    let ended = false;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('close', () => {
+      ended = true;
+    });
+    socket.on('error', () => {});
+    socket.write(handshake());
+    await until(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+    await echo.close();
+    await until(() => ended, 5000, 'the client connection to close');
+  });
+
+  it('lets the upstream go when the client leaves during a relayed answer', async () => {
+    let upstreamClosed = false;
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('first chunk of a body that never ends\n');
+      res.on('close', () => {
+        upstreamClosed = true;
+      });
+    });
+    gateway = await startGateway({ target: upstream.url });
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.write(handshake());
+    await until(() => received.includes('first chunk'), 5000, 'the relayed head and first chunk');
+    expect(received.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    socket.destroy();
+    await until(() => upstreamClosed, 5000, 'the upstream response to be let go');
   });
 
   it('relays an upstream that answers the handshake with a plain 503', async () => {
