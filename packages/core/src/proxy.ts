@@ -60,8 +60,8 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * before any response byte went out (an upstream failure after the retries, an open circuit, no healthy target,
    * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then),
    * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
-   * answered with its last good copy. Rejects only on a mounting mistake (a request body that earlier middleware
-   * consumed: `ConsumedBodyError`).
+   * answered with its last good copy. Rejects only on a mounting mistake: a request body that earlier middleware
+   * consumed (`ConsumedBodyError`), or an HTTP/2 request (a `TypeError`: the proxy serves HTTP/1.x clients).
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
   /**
@@ -204,6 +204,13 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   }
 
   async forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined> {
+    if (req.httpVersionMajor >= 2) {
+      // Its request and response objects only look like HTTP/1's: the headers cannot be replaced, and the
+      // connection-specific fields we forward do not exist. Better a clear refusal than a TypeError from inside.
+      throw new TypeError(
+        'gateway-errors: the proxy serves HTTP/1.x clients, and this request came over HTTP/2. Serve the proxied paths from an HTTP/1.1 server (node:http or node:https).',
+      );
+    }
     const options = this.#options;
     const requestId = requestIdOf(req, options.trustRequestId);
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });

@@ -1,7 +1,10 @@
-import { type GatewayFailure, isGatewayError } from '@gateway-errors/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
+import { createProxy, type GatewayFailure, isGatewayError } from '@gateway-errors/core';
 import {
   badHeaderUpstream,
   dieMidBodyUpstream,
+  echoUpstream,
   garbageUpstream,
   httpUpstream,
   oversizedHeadUpstream,
@@ -218,5 +221,42 @@ describe('intercept', () => {
     expect(reply.headers['proxy-status']).toBe('gateway-errors; received-status=503');
     expect(closed).toBe(false);
     await until(() => closed, 3000, 'the stalled upstream connection to close');
+  });
+});
+
+describe('an HTTP/2 request', () => {
+  it('is refused with a clear error, before anything reaches the upstream', async () => {
+    upstream = await echoUpstream();
+    const proxy = createProxy({ target: upstream.url });
+    const refusals: unknown[] = [];
+    const server = createHttp2Server(async (req, res) => {
+      try {
+        await proxy.forward(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      } catch (error) {
+        refusals.push(error);
+        res.statusCode = 500;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const stream = client.request({ ':path': '/x' });
+        stream.on('response', (headers) => resolve(headers[':status']));
+        stream.on('error', reject);
+        stream.resume();
+      });
+      expect(status).toBe(500);
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toBeInstanceOf(TypeError);
+      expect((refusals[0] as Error).message).toMatch(/serves HTTP\/1\.x clients.*HTTP\/2/);
+      expect(upstream.requests).toBe(0);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      proxy.close();
+    }
   });
 });
