@@ -39,6 +39,11 @@ export interface Messages {
   retryNow: string;
   /** The label before the support reference id. */
   reference: string;
+  /**
+   * What separates a label from its value: `': '` in English, `' : '` in French (a narrow no-break space before the
+   * colon), `'：'` in Japanese and Chinese.
+   */
+  colon: string;
   /** What to do with the reference id. */
   referenceHint: string;
   /** Link to the home page. */
@@ -89,6 +94,7 @@ const en: Messages = {
   retryReady: 'You can try again now.',
   retryNow: 'Try again',
   reference: 'Reference',
+  colon: ': ',
   referenceHint: 'If you contact support, please quote this reference.',
   home: 'Go to the home page',
   statusPage: 'Check the service status',
@@ -131,6 +137,7 @@ const es: MessageOverrides = {
   retryReady: 'Ya puedes volver a intentarlo.',
   retryNow: 'Reintentar',
   reference: 'Referencia',
+  colon: ': ',
   referenceHint: 'Si contactas con soporte, indica esta referencia.',
   home: 'Ir a la página de inicio',
   statusPage: 'Ver el estado del servicio',
@@ -174,6 +181,7 @@ const fr: MessageOverrides = {
   retryReady: 'Vous pouvez réessayer maintenant.',
   retryNow: 'Réessayer',
   reference: 'Référence',
+  colon: '\u202f: ',
   referenceHint: 'Si vous contactez l’assistance, indiquez cette référence.',
   home: 'Aller à la page d’accueil',
   statusPage: 'Voir l’état du service',
@@ -217,6 +225,7 @@ const de: MessageOverrides = {
   retryReady: 'Sie können es jetzt erneut versuchen.',
   retryNow: 'Erneut versuchen',
   reference: 'Referenz',
+  colon: ': ',
   referenceHint: 'Bitte nennen Sie diese Referenz, wenn Sie den Support kontaktieren.',
   home: 'Zur Startseite',
   statusPage: 'Dienststatus ansehen',
@@ -259,6 +268,7 @@ const pt: MessageOverrides = {
   retryReady: 'Já pode tentar novamente.',
   retryNow: 'Tentar novamente',
   reference: 'Referência',
+  colon: ': ',
   referenceHint: 'Se contactar o suporte, indique esta referência.',
   home: 'Ir para a página inicial',
   statusPage: 'Ver o estado do serviço',
@@ -301,6 +311,7 @@ const ja: MessageOverrides = {
   retryReady: '今すぐ再試行できます。',
   retryNow: '再試行',
   reference: '参照番号',
+  colon: '：',
   referenceHint: 'サポートにお問い合わせの際は、この参照番号をお伝えください。',
   home: 'ホームページへ',
   statusPage: 'サービスの状況を確認',
@@ -341,6 +352,7 @@ const zh: MessageOverrides = {
   retryReady: '现在可以重试了。',
   retryNow: '重试',
   reference: '参考编号',
+  colon: '：',
   referenceHint: '联系客服时，请提供此参考编号。',
   home: '返回首页',
   statusPage: '查看服务状态',

@@ -418,7 +418,7 @@ export function renderFailure(failure: GatewayFailure, audience: Audience, setti
   } else {
     let lines = `${status} ${STATUS_CODES[status] ?? 'Error'}\n\n${copy.heading}\n${copy.description}\n`;
     if (status >= 500) lines += `${t.notYourFault}\n`;
-    lines += `${retryText}\n\n${t.reference}: ${audience.requestId}\n`;
+    lines += `${retryText}\n\n${t.reference}${t.colon}${audience.requestId}\n`;
     if (diagnostics !== undefined) lines += `\n${diagnostics.map(([name, value]) => `${name}: ${value}\n`).join('')}`;
     body = lines;
   }

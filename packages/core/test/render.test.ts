@@ -156,6 +156,19 @@ describe('the default page', () => {
     expect(to('http://10.0.0.2:2')).toContain('http://10.0.0.2:2');
   });
 
+  it.each([
+    ['en', 'Reference: '],
+    ['fr', 'Référence\u202f: '],
+    ['ja', '参照番号：'],
+    ['zh', '参考编号：'],
+  ])('%s puts the reference label and its colon the way the language does', (language, label) => {
+    const headers = { 'accept-language': language, 'x-request-id': 'req-7' };
+    const html = render(failureOf('connection_refused'), { ...headers, accept: browser }).body;
+    expect(html).toContain(`${label}<code>req-7</code>`);
+    const text = render(failureOf('connection_refused'), { ...headers, accept: 'text/plain' }).body;
+    expect(text).toContain(`${label}req-7\n`);
+  });
+
   it('never reloads by itself: the script only counts down', () => {
     const body = page();
     expect(body).not.toMatch(/http-equiv="refresh"|location\.reload|location\.href\s*=|location\.assign/);
