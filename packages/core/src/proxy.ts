@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2Constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
 import { retryDelay, sleep } from './backoff.js';
@@ -60,8 +61,9 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * before any response byte went out (an upstream failure after the retries, an open circuit, no healthy target,
    * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then),
    * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
-   * answered with its last good copy. Rejects only on a mounting mistake: a request body that earlier middleware
-   * consumed (`ConsumedBodyError`), or an HTTP/2 request (a `TypeError`: the proxy serves HTTP/1.x clients).
+   * answered with its last good copy, or when it came over HTTP/2 (its stream is reset with HTTP_1_1_REQUIRED, and
+   * browsers ask again over HTTP/1.1). Rejects only on a mounting mistake (a request body that earlier middleware
+   * consumed: `ConsumedBodyError`).
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
   /**
@@ -205,11 +207,13 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
 
   async forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined> {
     if (req.httpVersionMajor >= 2) {
-      // Its request and response objects only look like HTTP/1's: the headers cannot be replaced, and the
-      // connection-specific fields we forward do not exist. Better a clear refusal than a TypeError from inside.
-      throw new TypeError(
-        'gateway-errors: the proxy serves HTTP/1.x clients, and this request came over HTTP/2. Serve the proxied paths from an HTTP/1.1 server (node:http or node:https).',
+      // The proxy serves HTTP/1.x: an HTTP/2 request's objects only look like HTTP/1's (its headers cannot be
+      // replaced, its response refuses connection-specific fields). Its stream is reset with HTTP_1_1_REQUIRED
+      // (RFC 9113 §7), on which browsers send the request again over HTTP/1.1 (a server with `allowHTTP1`).
+      (req as unknown as { stream?: { close(code: number): void } }).stream?.close(
+        http2Constants.NGHTTP2_HTTP_1_1_REQUIRED,
       );
+      return undefined;
     }
     const options = this.#options;
     const requestId = requestIdOf(req, options.trustRequestId);

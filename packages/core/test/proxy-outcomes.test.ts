@@ -1,8 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect as connectHttp2, createServer as createHttp2Server } from 'node:http2';
+import {
+  connect as connectHttp2,
+  createSecureServer as createSecureHttp2Server,
+  constants as http2Constants,
+} from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { createProxy, type GatewayFailure, isGatewayError } from '@gateway-errors/core';
 import {
   badHeaderUpstream,
+  certificates,
   dieMidBodyUpstream,
   echoUpstream,
   garbageUpstream,
@@ -12,6 +18,7 @@ import {
   resetAfterRequest,
   resetOnAccept,
   statusUpstream,
+  testCA,
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -225,34 +232,42 @@ describe('intercept', () => {
 });
 
 describe('an HTTP/2 request', () => {
-  it('is refused with a clear error, before anything reaches the upstream', async () => {
+  it('is sent back to HTTP/1.1 (HTTP_1_1_REQUIRED), which the same server then proxies', async () => {
     upstream = await echoUpstream();
     const proxy = createProxy({ target: upstream.url });
-    const refusals: unknown[] = [];
-    const server = createHttp2Server(async (req, res) => {
-      try {
-        await proxy.forward(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-      } catch (error) {
-        refusals.push(error);
-        res.statusCode = 500;
-        res.end();
-      }
+    // The common deployment: TLS, HTTP/2 for the clients that offer it, HTTP/1.1 for the others.
+    const server = createSecureHttp2Server({ ...certificates.valid, allowHTTP1: true }, async (req, res) => {
+      const error = await proxy.forward(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      if (error !== undefined) res.writeHead(error.status).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    const client = connectHttp2(`https://localhost:${port}`, { ca: testCA });
     try {
-      const status = await new Promise<number | undefined>((resolve, reject) => {
+      const reset = await new Promise<number>((resolve, reject) => {
         const stream = client.request({ ':path': '/x' });
-        stream.on('response', (headers) => resolve(headers[':status']));
-        stream.on('error', reject);
+        stream.on('response', () => reject(new Error('an HTTP/2 response was sent')));
+        stream.on('close', () => resolve(stream.rstCode ?? -1));
+        stream.on('error', () => {});
         stream.resume();
       });
-      expect(status).toBe(500);
-      expect(refusals).toHaveLength(1);
-      expect(refusals[0]).toBeInstanceOf(TypeError);
-      expect((refusals[0] as Error).message).toMatch(/serves HTTP\/1\.x clients.*HTTP\/2/);
+      expect(reset).toBe(http2Constants.NGHTTP2_HTTP_1_1_REQUIRED);
       expect(upstream.requests).toBe(0);
+      // What a browser does next: the same request over HTTP/1.1.
+      const again = await new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+        const request = httpsRequest({ host: '127.0.0.1', servername: 'localhost', port, path: '/x', ca: testCA });
+        request.on('response', (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          response.on('end', () => resolve({ status: response.statusCode, body }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+      expect(again.status).toBe(200);
+      expect(JSON.parse(again.body)).toMatchObject({ method: 'GET', url: '/x' });
     } finally {
       client.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import {
+  connect as connectHttp2,
+  createSecureServer as createSecureHttp2Server,
+  constants as http2Constants,
+} from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { gatewayErrors, gatewayProxy, isGatewayError, maintenance } from '@gateway-errors/koa';
-import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
+import { certificates, echoUpstream, refusingUpstream, testCA, type Upstream } from '@gateway-errors/testing';
 import Koa3 from 'koa';
 import mount from 'koa-mount';
 import Koa2 from 'koa2';
@@ -177,5 +183,46 @@ describe.each(versions)('%s', (_name, Koa) => {
     const res = await request(await listen(app)).get('/x');
     expect(res.status).toBe(502);
     expect(res.headers['proxy-status']).toBe('gateway-errors; error=connection_refused');
+  });
+});
+
+describe('Koa 3 on HTTP/2 with allowHTTP1', () => {
+  it('the proxy sends browsers back to HTTP/1.1 (HTTP_1_1_REQUIRED) and serves them there', async () => {
+    upstream = await echoUpstream();
+    const app = new Koa3();
+    // Koa's on-finished hears the reset stream's error and reports it once through the app's error event.
+    const reported: Array<{ code?: string }> = [];
+    app.on('error', (error: { code?: string }) => reported.push(error));
+    app.use(gatewayErrors());
+    app.use(gatewayProxy({ target: upstream.url }));
+    const secure = createSecureHttp2Server({ ...certificates.valid, allowHTTP1: true }, app.callback());
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const { port } = secure.address() as { port: number };
+    const client = connectHttp2(`https://localhost:${port}`, { ca: testCA });
+    try {
+      const reset = await new Promise<number>((resolve, reject) => {
+        const stream = client.request({ ':path': '/h2' });
+        stream.on('response', () => reject(new Error('an HTTP/2 response was sent')));
+        stream.on('close', () => resolve(stream.rstCode ?? -1));
+        stream.on('error', () => {});
+        stream.resume();
+      });
+      expect(reset).toBe(http2Constants.NGHTTP2_HTTP_1_1_REQUIRED);
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const again = httpsRequest({ host: '127.0.0.1', servername: 'localhost', port, path: '/h1', ca: testCA });
+        again.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        });
+        again.on('error', reject);
+        again.end();
+      });
+      expect(status).toBe(200);
+      expect(upstream.requests).toBe(1);
+      expect(reported.map((error) => error.code)).toEqual(['ERR_HTTP2_STREAM_ERROR']);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
+    }
   });
 });
