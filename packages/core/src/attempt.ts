@@ -278,7 +278,7 @@ export function runAttempt(
     res.on('close', onClientClose);
     settings.engine.web(
       req,
-      { target: target.url, agent: target.agent, body, changeOrigin: settings.changeOrigin },
+      { target, body, changeOrigin: settings.changeOrigin },
       {
         request(request) {
           if (done) {

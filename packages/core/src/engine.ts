@@ -1,8 +1,9 @@
-import { type Agent, type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { isIP, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rawHead, responseHeaders } from './headers.js';
+import type { UpstreamTarget } from './proxy-options.js';
 import { hasBody } from './request-body.js';
 
 /**
@@ -20,13 +21,10 @@ export interface Engine {
   ws(req: IncomingMessage, socket: Duplex, head: Buffer, call: EngineCall, hooks: EngineHooks): void;
 }
 
-/**
- * One attempt. `target`, `agent` and `changeOrigin` describe an upstream: calls with the same `target` object must
- * use the same agent and `changeOrigin` (the engine keeps what it derives from a target, by target).
- */
+/** One attempt. */
 export interface EngineCall {
-  readonly target: URL;
-  readonly agent: Agent;
+  /** Where it goes, with the agent of that upstream's connections. */
+  readonly target: UpstreamTarget;
   /** The request body, when it was buffered (to allow a retry, or taken from a body parser); else `req` is streamed. */
   readonly body: Buffer | undefined;
   /** Rewrite Host to the target's. */
@@ -46,11 +44,9 @@ export interface EngineHooks {
   error(error: Error): void;
 }
 
-/** How requests reach one target, derived once from its URL. */
+/** How requests reach one target, derived once from it. */
 interface Route {
   readonly send: (options: RequestOptions) => ClientRequest;
-  /** Without IPv6 brackets, as `net.connect` wants it. */
-  readonly hostname: string;
   readonly port: number;
   /** The target's own path, which prefixes every request's; `/` when it has none. */
   readonly path: string;
@@ -67,17 +63,15 @@ interface Route {
   readonly servername: string | undefined;
 }
 
-function routeOf(target: URL): Route {
-  const secure = target.protocol === 'https:';
-  const hostname = target.hostname.replace(/^\[(.*)\]$/, '$1');
+function routeOf(target: UpstreamTarget): Route {
+  const { url, secure } = target;
   return {
     send: secure ? httpsRequest : httpRequest,
-    hostname,
-    port: target.port === '' ? (secure ? 443 : 80) : Number(target.port),
-    path: target.pathname === '' ? '/' : target.pathname,
-    query: target.search.slice(1),
-    host: target.host,
-    servername: secure ? (isIP(hostname) === 0 ? hostname : '') : undefined,
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+    path: url.pathname === '' ? '/' : url.pathname,
+    query: url.search.slice(1),
+    host: url.host,
+    servername: secure ? (target.resolvesName ? target.hostname : '') : undefined,
   };
 }
 
@@ -116,7 +110,7 @@ export function upstreamPath(route: Pick<Route, 'path' | 'query'>, url: string):
  * would crash the process on the first refused connection.
  */
 export function createEngine(): Engine {
-  const routes = new WeakMap<URL, Route>();
+  const routes = new WeakMap<UpstreamTarget, Route>();
 
   /** Starts the upstream request of an attempt; its body (if any) is the caller's to send. */
   function send(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): ClientRequest {
@@ -126,13 +120,13 @@ export function createEngine(): Engine {
       routes.set(call.target, route);
     }
     const proxyReq = route.send({
-      hostname: route.hostname,
+      hostname: call.target.hostname,
       port: route.port,
       method: req.method,
       path: upstreamPath(route, req.url ?? '/'),
       // prepareRequestHeaders made this object for our hop: only Host may still change.
       headers: call.changeOrigin ? { ...req.headers, host: route.host } : req.headers,
-      agent: call.agent,
+      agent: call.target.agent,
       servername: route.servername,
     });
     proxyReq.on('error', hooks.error);

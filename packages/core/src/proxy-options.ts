@@ -187,6 +187,8 @@ export interface UpstreamTarget {
   readonly agent: HttpAgent;
   /** Whether this proxy created the agent (and so may destroy it on `close()`). */
   readonly ownsAgent: boolean;
+  /** The host to connect to: the URL's host name, an IPv6 literal without its brackets. */
+  readonly hostname: string;
   /** Whether connecting means resolving a name first (a host name, not an IP literal). */
   readonly resolvesName: boolean;
   /** Whether a TLS handshake follows the TCP connect. */
@@ -284,13 +286,14 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
 
 function upstreamOf(url: URL, agent: HttpAgent, ownsAgent: boolean): UpstreamTarget {
   // WHATWG URLs keep IPv6 literals in brackets.
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return Object.freeze({
     url,
     origin: url.origin,
     agent,
     ownsAgent,
-    resolvesName: isIP(host) === 0,
+    hostname,
+    resolvesName: isIP(hostname) === 0,
     secure: url.protocol === 'https:',
   });
 }

@@ -107,7 +107,7 @@ export function runUpgrade(
       req,
       socket,
       head,
-      { target: target.url, agent: target.agent, body: undefined, changeOrigin: settings.changeOrigin },
+      { target, body: undefined, changeOrigin: settings.changeOrigin },
       {
         request(request) {
           proxyReq = request;
