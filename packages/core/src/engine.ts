@@ -4,7 +4,6 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rawHead, responseHeaders } from './headers.js';
 import type { UpstreamTarget } from './proxy-options.js';
-import { hasBody } from './request-body.js';
 
 /**
  * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library
@@ -25,7 +24,7 @@ export interface Engine {
 export interface EngineCall {
   /** Where it goes, with the agent of that upstream's connections. */
   readonly target: UpstreamTarget;
-  /** The request body, when it was buffered (to allow a retry, or taken from a body parser); else `req` is streamed. */
+  /** The request body, when it is held in memory (see RequestBody); else `req` is streamed. */
   readonly body: Buffer | undefined;
   /** Rewrite Host to the target's. */
   readonly changeOrigin: boolean;
@@ -140,12 +139,10 @@ export function createEngine(): Engine {
       proxyReq.on('response', hooks.response);
       if (call.body !== undefined) {
         proxyReq.end(call.body);
-      } else if (hasBody(req)) {
+      } else {
         // A client that fails mid-upload (it reset the connection) ends the attempt as an abort.
         req.on('error', hooks.error);
         req.pipe(proxyReq);
-      } else {
-        proxyReq.end();
       }
     },
     ws(req, socket, head, call, hooks) {

@@ -279,15 +279,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         return undefined;
       }
       tried.add(choice.target);
-      const outcome = await runAttempt(
-        settings,
-        target,
-        req,
-        res,
-        // The first attempt of a request without a kept body streams `req`; later ones send the empty body.
-        attempts.body ?? (attempt > 1 ? Buffer.alloc(0) : undefined),
-        attempts.deadlineAt,
-      );
+      const outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt);
       // Reported before any event, so that a listener cannot keep the breaker from hearing of it.
       choice.report(resultOf(outcome));
       if (outcome.kind === 'answered') {

@@ -2,14 +2,17 @@ import type { IncomingMessage } from 'node:http';
 
 /** The request body of one proxied request, as the attempts will send it. */
 export interface RequestBody {
-  /** The bytes, when held in memory (buffered for a retry, or taken from a body parser); else `req` is streamed. */
+  /**
+   * The bytes, when held in memory (buffered for a retry, taken from a body parser, or none at all: an empty
+   * buffer); undefined when `req` is streamed.
+   */
   readonly body: Buffer | undefined;
   /** Whether a second attempt could send the same body again. */
   readonly replayable: boolean;
 }
 
 /** A request without a body: nothing to send, trivially replayable. */
-export const noBody: RequestBody = Object.freeze({ body: undefined, replayable: true });
+export const noBody: RequestBody = Object.freeze({ body: Buffer.alloc(0), replayable: true });
 const streamed: RequestBody = Object.freeze({ body: undefined, replayable: false });
 
 /**
