@@ -107,12 +107,15 @@ class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balance
 
   choose(tried?: ReadonlySet<Target>): Choice {
     const candidates = this.#pool.candidates(tried);
+    // The open circuit that closes first: its rejection says when to come back.
     let soonest: CircuitBreaker | undefined;
+    let soonestWait = Number.POSITIVE_INFINITY;
     for (const target of candidates) {
       const breaker = this.#breakers[target.index];
       const permit = breaker?.tryAcquire();
       if (breaker !== undefined && permit === undefined) {
-        if (soonest === undefined || breaker.remaining() < soonest.remaining()) soonest = breaker;
+        const wait = breaker.remaining();
+        if (soonest === undefined || wait < soonestWait) [soonest, soonestWait] = [breaker, wait];
         continue;
       }
       let reported = false;

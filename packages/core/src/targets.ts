@@ -195,13 +195,16 @@ class RoundRobinPool extends EventEmitter<TargetPoolEvents> implements TargetPoo
     const start = this.#cursor;
     this.#cursor = (this.#cursor + 1) % count;
     const fresh: Target[] = [];
-    const again: Target[] = [];
+    // Targets already tried go last; most calls (a first attempt) have none, and make one array.
+    let again: Target[] | undefined;
     for (let i = 0; i < count; i++) {
       const target = this.targets[(start + i) % count] as Target;
       if (!this.isHealthy(target)) continue;
-      (tried?.has(target) ? again : fresh).push(target);
+      if (!tried?.has(target)) fresh.push(target);
+      else if (again === undefined) again = [target];
+      else again.push(target);
     }
-    return fresh.concat(again);
+    return again === undefined ? fresh : fresh.concat(again);
   }
 
   report(target: Target, result: AttemptResult): void {
