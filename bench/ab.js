@@ -4,13 +4,13 @@
 // time per request, round by round. The other commit is checked out into a temporary git worktree, installed from
 // the local pnpm store and built; the worktree is removed at the end. Loopback only, bounded: AB_ROUNDS rounds
 // (default 14) of AB_DURATION seconds (default 2) per side.
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadGenerator } from './load.js';
+import { ask, median, refusedPort, start } from './processes.js';
 
 const [ref, framework = 'koa', scenario = 'error'] = process.argv.slice(2);
 if (ref === undefined || !['express', 'koa'].includes(framework) || !['happy', 'error'].includes(scenario)) {
@@ -39,7 +39,7 @@ try {
     [ref, worktree],
     ['working tree', root],
   ]) {
-    sides[name] = await start(join(here, 'ab-contender.js'), [tree, framework, target, scenario]);
+    sides[name] = await start(join(here, 'contender.js'), [`${framework}+gateway-errors`, target, scenario, tree]);
     children.push(sides[name].child);
   }
   const generator = await loadGenerator();
@@ -52,9 +52,9 @@ try {
     const order = round % 2 === 0 ? Object.keys(sides) : Object.keys(sides).reverse();
     for (const name of order) {
       const { child, port } = sides[name];
-      const before = await ask(child);
+      const before = (await ask(child, 'cpu')).cpu;
       const result = await generator.run({ port, duration, connections: 32, headers });
-      cpu[name] = ((await ask(child)) - before) / result.requests;
+      cpu[name] = ((await ask(child, 'cpu')).cpu - before) / result.requests;
     }
     const ratio = cpu[ref] / cpu['working tree'];
     ratios.push(ratio);
@@ -62,10 +62,8 @@ try {
       `round ${round + 1}: ${ref} ${cpu[ref].toFixed(1)} µs, working tree ${cpu['working tree'].toFixed(1)} µs of CPU per request (${ratio.toFixed(3)})`,
     );
   }
-  ratios.sort((a, b) => a - b);
-  const median = ratios[Math.floor(ratios.length / 2)];
   console.log(
-    `${framework}, ${scenario} path: ${ref} over the working tree, median of ${rounds} rounds: ${median.toFixed(3)}` +
+    `${framework}, ${scenario} path: ${ref} over the working tree, median of ${rounds} rounds: ${median(ratios).toFixed(3)}` +
       ' (above 1: the working tree spends less CPU per request)',
   );
 } finally {
@@ -74,28 +72,4 @@ try {
     run('git', ['worktree', 'remove', '--force', worktree], root);
   } catch {}
   rmSync(join(worktree, '..'), { recursive: true, force: true });
-}
-
-function start(file, args) {
-  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, port: message.port }));
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
-  });
-}
-
-/** A port where nothing listens: the "upstream down" of the error path. */
-async function refusedPort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function ask(child) {
-  return new Promise((resolve) => {
-    child.once('message', (message) => resolve(message.cpu));
-    child.send('cpu');
-  });
 }

@@ -1,8 +1,20 @@
 // One contender: a gateway in front of UPSTREAM, built the way its users build it. Run as a child process so that
-// each has its own event loop and heap; reports its port, and its RSS on request, over IPC.
+// each has its own event loop and heap; reports its port, and its CPU time and RSS on request, over IPC.
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-const [name, upstream, mode] = process.argv.slice(2);
+// TREE (optional, used by `pnpm bench:ab`): another checkout whose build and dependencies to load instead of ours.
+const [name, upstream, mode, tree] = process.argv.slice(2);
+const fromTree = tree === undefined ? undefined : createRequire(join(tree, 'package.json'));
+/** A framework, or one of our adapters (`@gateway-errors/express`), from TREE when given. */
+function load(specifier) {
+  if (fromTree === undefined) return import(specifier);
+  const ours = /^@gateway-errors\/(\w+)$/.exec(specifier);
+  const file = ours ? join(tree, 'packages', ours[1], 'dist', 'index.js') : fromTree.resolve(specifier);
+  return import(pathToFileURL(file).href);
+}
 const plain502 = (res) => {
   if (res.headersSent) return res.destroy();
   res.writeHead(502, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 12 });
@@ -20,15 +32,15 @@ const resilience = {
 async function build() {
   switch (name) {
     case 'express+gateway-errors': {
-      const { default: express } = await import('express');
-      const { gatewayProxy, gatewayErrors } = await import('@gateway-errors/express');
+      const { default: express } = await load('express');
+      const { gatewayProxy, gatewayErrors } = await load('@gateway-errors/express');
       const app = express();
       app.use(gatewayProxy({ target: upstream, retry: false, ...resilience }));
       app.use(gatewayErrors());
       return app;
     }
     case 'express+http-proxy-3': {
-      const { default: express } = await import('express');
+      const { default: express } = await load('express');
       const { ProxyServer } = await import('http-proxy-3');
       const { Agent } = await import('node:http');
       const proxy = new ProxyServer({ target: upstream, agent: new Agent({ keepAlive: true }) });
@@ -37,7 +49,7 @@ async function build() {
       return app;
     }
     case 'express+http-proxy-middleware': {
-      const { default: express } = await import('express');
+      const { default: express } = await load('express');
       const { createProxyMiddleware } = await import('http-proxy-middleware');
       const { Agent } = await import('node:http');
       const app = express();
@@ -52,8 +64,8 @@ async function build() {
       return app;
     }
     case 'koa+gateway-errors': {
-      const { default: Koa } = await import('koa');
-      const { gatewayProxy, gatewayErrors } = await import('@gateway-errors/koa');
+      const { default: Koa } = await load('koa');
+      const { gatewayProxy, gatewayErrors } = await load('@gateway-errors/koa');
       const app = new Koa();
       app.silent = true;
       app.use(gatewayErrors({ emitError: false }));
@@ -61,7 +73,7 @@ async function build() {
       return app.callback();
     }
     case 'koa+http-proxy-3': {
-      const { default: Koa } = await import('koa');
+      const { default: Koa } = await load('koa');
       const { ProxyServer } = await import('http-proxy-3');
       const { Agent } = await import('node:http');
       const proxy = new ProxyServer({ target: upstream, agent: new Agent({ keepAlive: true }) });
@@ -76,7 +88,7 @@ async function build() {
       return app.callback();
     }
     case 'koa+koa-proxies': {
-      const { default: Koa } = await import('koa');
+      const { default: Koa } = await load('koa');
       const { default: proxies } = await import('koa-proxies');
       const { Agent } = await import('node:http');
       const app = new Koa();

@@ -5,12 +5,12 @@
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
 // BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory;
 // default all, and docs/benchmarks.md is written only then).
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadGenerator } from './load.js';
+import { ask, median, refusedPort, start } from './processes.js';
 import { renderCosts } from './render-cost.js';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -32,36 +32,6 @@ const contenders = Object.values(frameworks)
   .flat()
   .filter((name) => !only || only.includes(name));
 
-/** Starts a child process and waits for its first IPC message (its port). */
-function start(file, args = [], execArgv = []) {
-  const child = fork(file, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, port: message.port }));
-    child.once('exit', (code) => reject(new Error(`${file} ${args.join(' ')} exited with ${code}`)));
-  });
-}
-
-function ask(child, question) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(question);
-  });
-}
-
-/** A port where nothing listens: the "upstream down" of the error path. */
-async function refusedPort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 const shuffle = (list) =>
   list
     .map((value) => [Math.random(), value])
