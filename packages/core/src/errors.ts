@@ -160,12 +160,19 @@ export function isGatewayError(value: unknown): value is GatewayError {
   return typeof value === 'object' && value !== null && (value as { [brand]?: unknown })[brand] === true;
 }
 
+/** The class of each gateway status; others are plain GatewayErrors. */
+const errorClasses: Readonly<Record<number, typeof GatewayError>> = {
+  502: BadGatewayError,
+  503: ServiceUnavailableError,
+  504: GatewayTimeoutError,
+};
+
 /**
  * The error class that matches a failure's status, for a failure observed rather than thrown (the proxy's): it has
  * no stack trace of its own; the original error, with its stack, is its `cause`.
  */
 export function errorOf(failure: GatewayFailure): GatewayError {
-  const ErrorClass = { 502: BadGatewayError, 503: ServiceUnavailableError, 504: GatewayTimeoutError }[failure.status];
+  const ErrorClass = errorClasses[failure.status];
   // No stack trace: this error only carries a failure from the proxy to the adapter, its stack would name our own
   // internals, and capturing one was the largest single cost of the error path (about 13 µs of its ~115 µs per
   // request in `pnpm bench`). The real error, with its stack, stays in `cause`.

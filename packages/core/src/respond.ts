@@ -40,7 +40,7 @@ export function mergeVary(existing: string | number | readonly string[] | undefi
   // Nearly always nothing was set before: the error path is hot, skip the parsing.
   if (existing === undefined || existing === '') return added;
   const members = new Map<string, string>();
-  const values = Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)];
+  const values = Array.isArray(existing) ? existing : [String(existing)];
   for (const field of [...values, added].join(',').split(',')) {
     const name = field.trim();
     if (name === '*') return '*';

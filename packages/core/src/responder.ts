@@ -420,6 +420,8 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
       abortResponse(res);
       return;
     }
+    // Nothing can be written any more: do not render a page only for writeError to drop it.
+    if (res.writableEnded || res.destroyed) return;
     writeError(req, res, render(failure, req, res));
   };
 
