@@ -2,12 +2,11 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { classify, clientWentAway } from './classify.js';
 import type { Engine } from './engine.js';
-import { declaredFailure, failureOf, type GatewayFailure, type Timings } from './failure.js';
+import { failureOf, type GatewayFailure, receivedFailure, type Timings } from './failure.js';
 import { responseHeaders, writeResponseHead } from './headers.js';
 import type { TimeoutName } from './proxy-events.js';
 import type { ResolvedTimeouts, UpstreamTarget } from './proxy-options.js';
 import { abortResponse } from './respond.js';
-import { parseRetryAfter } from './retry-after.js';
 import type { FailurePhase, FailureType } from './taxonomy.js';
 
 /** How one attempt ended. Every outcome carries the attempt's timings. */
@@ -306,10 +305,7 @@ export function runAttempt(
             response.resume();
             settle({
               kind: 'failed',
-              failure: declaredFailure(status, {
-                receivedStatus: status,
-                phase: 'response-head',
-                retryAfter: parseRetryAfter(response.headers['retry-after'], response.headers.date),
+              failure: receivedFailure(status, response.headers['retry-after'], response.headers.date, {
                 upstream: target.origin,
                 timings,
               }),

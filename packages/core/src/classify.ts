@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { isGatewayError } from './errors.js';
-import { declaredFailure, type FailureDetails, failureOf, type GatewayFailure } from './failure.js';
+import { declaredFailure, type FailureDetails, failureOf, type GatewayFailure, receivedFailure } from './failure.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { FailurePhase, FailureType } from './taxonomy.js';
 
@@ -252,13 +252,7 @@ function fromUndiciStatus(node: ErrorLike, original: unknown): Verdict {
 /** A received upstream status: a gateway failure only when it is a 5xx; its Retry-After is parsed, never copied. */
 function upstreamStatus(status: number, headers: unknown, original: unknown): Verdict {
   if (!Number.isInteger(status) || status < 500 || status > 599) return notGateway;
-  return declaredFailure(status, {
-    receivedStatus: status,
-    retryAfter: parseRetryAfter(headerOf(headers, 'retry-after'), headerOf(headers, 'date')),
-    phase: 'response-head',
-    mayHaveReachedUpstream: true,
-    cause: original,
-  });
+  return receivedFailure(status, headerOf(headers, 'retry-after'), headerOf(headers, 'date'), { cause: original });
 }
 
 /** One header of a Fetch `Headers`, an AxiosHeaders (both have `get`), or a plain object in any letter case. */

@@ -1,3 +1,4 @@
+import { parseRetryAfter } from './retry-after.js';
 import { type FailurePhase, type FailureType, failureRules } from './taxonomy.js';
 
 /** What went wrong between the gateway and its upstream, as every part of gateway-errors sees it. */
@@ -98,6 +99,24 @@ export function declaredFailure(status: number, details: FailureDetails = {}): G
     upstream: details.upstream,
     timings: details.timings,
   };
+}
+
+/**
+ * An upstream's own 5xx answer as a failure: received in the response head, its Retry-After parsed (relative to its
+ * Date), never copied.
+ */
+export function receivedFailure(
+  status: number,
+  retryAfter: string | undefined,
+  date: string | undefined,
+  details: Pick<FailureDetails, 'cause' | 'upstream' | 'timings'> = {},
+): GatewayFailure {
+  return declaredFailure(status, {
+    ...details,
+    receivedStatus: status,
+    phase: 'response-head',
+    retryAfter: parseRetryAfter(retryAfter, date),
+  });
 }
 
 /**
