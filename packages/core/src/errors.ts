@@ -1,5 +1,5 @@
 import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
-import { clampRetryAfter, defaultRetryAfterPolicy } from './retry-after.js';
+import { defaultRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import { type FailureType, failureRules, isFailureType } from './taxonomy.js';
 
 /**
@@ -57,12 +57,8 @@ export class GatewayError extends Error {
     this.statusCode = failure.status;
     this.code = codeByStatus[failure.status] ?? 'ERR_GATEWAY';
     this.failure = failure;
-    const headers: Record<string, string> = {};
-    const gateway = failure.status >= 502 && failure.status <= 504;
-    if (failure.retryAfter !== undefined || gateway) {
-      const seconds = failure.retryAfter ?? defaultRetryAfterPolicy.hint;
-      headers['Retry-After'] = String(clampRetryAfter(seconds, defaultRetryAfterPolicy));
-    }
+    const seconds = retryAfterFor(failure, defaultRetryAfterPolicy);
+    const headers: Record<string, string> = seconds === undefined ? {} : { 'Retry-After': String(seconds) };
     this.headers = Object.freeze(headers);
   }
 }

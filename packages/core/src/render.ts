@@ -3,7 +3,7 @@ import type { GatewayFailure } from './failure.js';
 import type { Messages, PageCopy } from './messages.js';
 import type { ResponseFormat } from './negotiate.js';
 import { formatProxyStatus } from './proxy-status.js';
-import { clampRetryAfter, type ResolvedRetryAfterPolicy } from './retry-after.js';
+import { type ResolvedRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import type { PageTemplate, TemplateSet } from './templates.js';
 
 /** A finished error response: what a writer sends, byte for byte. */
@@ -92,12 +92,6 @@ export interface PageContext {
   locals: Readonly<Record<string, unknown>>;
   /** Name/value rows of the development diagnostics panel; absent in production. */
   diagnostics: Array<[string, string]> | undefined;
-}
-
-/** The seconds a response's Retry-After carries: the real state when known, else the hint for 502, 503 and 504. */
-export function retryAfterFor(failure: GatewayFailure, policy: ResolvedRetryAfterPolicy): number | undefined {
-  if (failure.retryAfter !== undefined) return clampRetryAfter(failure.retryAfter, policy);
-  return failure.status >= 502 && failure.status <= 504 ? clampRetryAfter(policy.hint, policy) : undefined;
 }
 
 /**

@@ -13,13 +13,12 @@ import {
   type RenderedError,
   type RenderSettings,
   renderFailure,
-  retryAfterFor,
   type SiteLocals,
   templateFor,
 } from './render.js';
 import { requestIdOf } from './request-id.js';
 import { abortResponse, writeError } from './respond.js';
-import { type RetryAfterPolicy, resolveRetryAfterPolicy } from './retry-after.js';
+import { type RetryAfterPolicy, resolveRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import { loadTemplates } from './templates.js';
 
 /** What a render hook is told about the request it answers. */

@@ -191,3 +191,15 @@ export function parseRetryAfter(
   const sent = typeof responseDate === 'string' ? parseHttpDate(responseDate.trim(), now) : undefined;
   return Math.max(0, Math.ceil((at - (sent ?? now)) / 1000));
 }
+
+/**
+ * The seconds a response's Retry-After carries for a failure: the real state when known, else the hint for 502, 503
+ * and 504, else none.
+ */
+export function retryAfterFor(
+  failure: { readonly status: number; readonly retryAfter?: number | undefined },
+  policy: ResolvedRetryAfterPolicy,
+): number | undefined {
+  if (failure.retryAfter !== undefined) return clampRetryAfter(failure.retryAfter, policy);
+  return failure.status >= 502 && failure.status <= 504 ? clampRetryAfter(policy.hint, policy) : undefined;
+}
