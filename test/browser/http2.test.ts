@@ -1,19 +1,16 @@
 /**
  * A real browser against a Koa app on HTTP/2 with `allowHTTP1`: the proxy resets an HTTP/2 request with
- * HTTP_1_1_REQUIRED, and chromium sends it again over HTTP/1.1, which the proxy serves. Skipped like pages.test.ts
- * when chromium is missing outside CI.
+ * HTTP_1_1_REQUIRED, and chromium sends it again over HTTP/1.1, which the proxy serves. Skipped when chromium is
+ * missing outside CI (see chromium.ts).
  */
-import { existsSync } from 'node:fs';
 import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { gatewayErrors, gatewayProxy } from '@gateway-errors/koa';
 import { certificates, echoUpstream, type Upstream } from '@gateway-errors/testing';
 import Koa from 'koa';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const runs = existsSync(executablePath) || Boolean(process.env.CI);
+import { launch, runs } from './chromium.js';
 
 let upstream: Upstream | undefined;
 let server: Http2SecureServer | undefined;
@@ -38,21 +35,8 @@ describe.skipIf(!runs)('HTTP/2 in a real browser', () => {
     app.use(gatewayProxy({ target: upstream.url }));
     server = createSecureServer({ ...certificates.valid, allowHTTP1: true }, app.callback());
     await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    browser = await chromium.launch({
-      executablePath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // The test CA is not the system's; the certificate is valid for localhost otherwise.
-        '--ignore-certificate-errors',
-      ],
-    });
+    // The test CA is not the system's; the certificate is valid for localhost otherwise.
+    browser = await launch(['--ignore-certificate-errors']);
     const page = await browser.newPage();
     const response = await page.goto(`https://localhost:${(server.address() as AddressInfo).port}/through/the/proxy`);
     expect(response?.status()).toBe(200);

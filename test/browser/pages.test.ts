@@ -18,18 +18,9 @@ import {
   failureOf,
   type GatewayFailure,
 } from '@gateway-errors/core';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const available = existsSync(executablePath);
-const inCI = Boolean(process.env.CI);
-if (!available && !inCI) {
-  console.warn(
-    `\n  Browser tests skipped: no chromium at ${executablePath}. Install it (Debian/Ubuntu: sudo apt-get install -y ` +
-      'chromium), or set CHROMIUM_PATH. `pnpm test` installs it when run as root; in CI a missing chromium fails.\n',
-  );
-}
+import { launch, runs } from './chromium.js';
 
 const screenshots = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -96,14 +87,7 @@ const hits: string[] = [];
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  if (!available) {
-    if (inCI) {
-      throw new Error(
-        `No chromium at ${executablePath}: the browser tests are required in CI. Install it with apt-get install -y chromium (scripts/ensure-chromium.mjs does, as root).`,
-      );
-    }
-    return;
-  }
+  if (!runs) return;
   server = createServer((req, res) => {
     hits.push(req.url ?? '');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -124,19 +108,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launch();
 }, 60_000);
 
 afterAll(async () => {
@@ -204,7 +176,7 @@ const shots: Record<string, { path: string; retry: number }> = {
   '504 light 320': { path: '504-light-320.png', retry: 30 },
 };
 
-describe.skipIf(!available && !inCI).each([
+describe.skipIf(!runs).each([
   { scheme: 'light' as const, width: 1280 },
   { scheme: 'light' as const, width: 320 },
   { scheme: 'dark' as const, width: 1280 },
@@ -256,7 +228,7 @@ describe.skipIf(!available && !inCI).each([
   );
 });
 
-describe.skipIf(!available && !inCI)('in a real browser', () => {
+describe.skipIf(!runs)('in a real browser', () => {
   let context: BrowserContext | undefined;
   afterAll(async () => {
     await context?.close();
