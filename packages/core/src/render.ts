@@ -289,24 +289,22 @@ function renderPage(templates: TemplateSet, name: PageTemplate, page: PageContex
 }
 
 /**
- * Built-in pages are rendered once per distinct page and kept in two parts around the request id: during an outage
- * every visitor gets the same page but for that id, and running the template was most of an error's rendering cost.
- * Not for your own templates (they may print anything, the time for one), development pages (their diagnostics
- * differ per failure), a page with a CSP nonce (it differs per request), or an id that would need escaping (ours
- * never do: see requestIdOf).
+ * Built-in pages are rendered once per distinct page and kept in parts around what differs per request (the request
+ * id, and the CSP nonce when there is one): during an outage every visitor gets the same page but for those, and
+ * running the template was most of an error's rendering cost. Not for your own templates (they may print anything,
+ * the time for one), development pages (their diagnostics differ per failure), or an id that would need escaping
+ * (ours never do: see requestIdOf; a nonce is plain base64 by the time it gets here).
  */
 const requestIdMark = 'gatewayErrorsRequestIdMark';
+const nonceMark = 'gatewayErrorsNonceMark';
+/** Splits a page at the marks, keeping them: text, mark, text, mark, ..., text. */
+const marks = new RegExp(`(${requestIdMark}|${nonceMark})`);
 const needsEscaping = /[&<>"']/;
 const keptPages = new WeakMap<RenderSettings, Map<string, string[]>>();
 
 function builtInPage(failure: GatewayFailure, audience: Audience, settings: RenderSettings, said: Statement): string {
   const name = templateFor(said.status);
-  if (
-    settings.templates.userDir !== undefined ||
-    settings.development ||
-    audience.nonce !== undefined ||
-    needsEscaping.test(audience.requestId)
-  ) {
+  if (settings.templates.userDir !== undefined || settings.development || needsEscaping.test(audience.requestId)) {
     return renderPage(settings.templates, name, pageFrom(failure, audience, settings, said));
   }
   let pages = keptPages.get(settings);
@@ -314,16 +312,20 @@ function builtInPage(failure: GatewayFailure, audience: Audience, settings: Rend
     pages = new Map();
     keptPages.set(settings, pages);
   }
-  // Everything a built-in page shows besides the id follows from these (and from the settings).
-  const key = `${audience.locale} ${said.status} ${failure.type} ${said.seconds}`;
+  const { requestId, nonce } = audience;
+  // Everything a built-in page shows besides the id and the nonce follows from these (and from the settings).
+  const key = `${audience.locale} ${said.status} ${failure.type} ${said.seconds} ${nonce !== undefined}`;
   let parts = pages.get(key);
   if (parts === undefined) {
-    const page = pageFrom(failure, { ...audience, requestId: requestIdMark }, settings, said);
-    parts = renderPage(settings.templates, name, page).split(requestIdMark);
+    const marked = { ...audience, requestId: requestIdMark, nonce: nonce === undefined ? undefined : nonceMark };
+    parts = renderPage(settings.templates, name, pageFrom(failure, marked, settings, said)).split(marks);
     if (pages.size >= 256) pages.clear();
     pages.set(key, parts);
   }
-  return parts.length === 2 ? `${parts[0]}${audience.requestId}${parts[1]}` : parts.join(audience.requestId);
+  let body = parts[0] as string;
+  for (let i = 1; i < parts.length; i += 2)
+    body += (parts[i] === requestIdMark ? requestId : nonce) + (parts[i + 1] as string);
+  return body;
 }
 
 /** What every format says, in the client's language. */

@@ -223,6 +223,21 @@ describe('the default page', () => {
     expect(body).toContain('<script nonce="cmFuZG9tLW5vbmNl">');
     expect(page()).toMatch(/<style>[\s\S]*<script>/);
   });
+
+  it('gives each request its own nonce and reference on a kept page', () => {
+    let n = 0;
+    const nonces = ['Zmlyc3Q=', 'c2Vjb25k'];
+    const responder = createErrorResponder({ nonce: () => nonces[n++ % 2] });
+    const bodies = ['req-a', 'req-b'].map(
+      (id) => responder.render(failureOf('connection_refused'), req({ accept: browser, 'x-request-id': id })).body,
+    );
+    expect(bodies[0]).toContain('<style nonce="Zmlyc3Q=">');
+    expect(bodies[0]).toContain('<script nonce="Zmlyc3Q=">');
+    expect(bodies[0]).toContain('<code>req-a</code>');
+    expect(bodies[1]).toBe(
+      (bodies[0] as string).replaceAll('Zmlyc3Q=', 'c2Vjb25k').replace('<code>req-a</code>', '<code>req-b</code>'),
+    );
+  });
 });
 
 describe('production shows nothing internal', () => {
