@@ -73,6 +73,16 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware
   };
 }
 
+/**
+ * The request, with the URL the client asked for in `originalUrl` as Express keeps it: koa-mount rewrites `req.url`,
+ * and the core's path rules (maintenance's allowed paths, the robots.txt keeper) read the full path.
+ */
+function withOriginalUrl(ctx: KoaContext): IncomingMessage {
+  const req = ctx.req as IncomingMessage & { originalUrl?: string };
+  req.originalUrl ??= ctx.originalUrl;
+  return req;
+}
+
 /** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
 export interface GatewayProxyMiddleware extends KoaMiddleware {
   readonly proxy: GatewayProxy;
@@ -99,10 +109,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
   const proxy = createProxy(options);
   const middleware: KoaMiddleware = async (ctx) => {
     ctx.respond = false;
-    // koa-mount rewrites req.url; the robots.txt keeper must see the path the client asked for, as under Express.
-    const req = ctx.req as IncomingMessage & { originalUrl?: string };
-    req.originalUrl ??= ctx.originalUrl;
-    const error = await proxy.forward(ctx.req, ctx.res);
+    const error = await proxy.forward(withOriginalUrl(ctx), ctx.res);
     if (error === undefined) return;
     if ((ctx as Marked)[errorsMounted] !== undefined) {
       ctx.respond = true;
@@ -131,7 +138,7 @@ export interface MaintenanceMiddleware extends KoaMiddleware {
 export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
   const gate = createMaintenance(options);
   const middleware: KoaMiddleware = async (ctx, next) => {
-    const failure = gate.check(ctx.req);
+    const failure = gate.check(withOriginalUrl(ctx));
     if (failure === undefined) {
       await next();
       return;

@@ -174,6 +174,20 @@ describe.each(versions)('%s', (_name, Koa) => {
     expect(res.headers['proxy-status']).toBe('edge; error=connection_refused');
   });
 
+  it('maintenance() in a sub-app under koa-mount matches allowed paths against the full path, as under Express', async () => {
+    const sub = new Koa();
+    sub.use(maintenance({ enabled: true, allow: { paths: ['/api/health'] } }));
+    sub.use((ctx) => {
+      ctx.body = 'up';
+    });
+    const app = new Koa();
+    app.silent = true;
+    app.use(mount('/api', sub));
+    const url = await listen(app);
+    expect((await request(url).get('/api/health')).status).toBe(200);
+    expect((await request(url).get('/api/other')).status).toBe(503);
+  });
+
   it('gatewayProxy() answers with the defaults when gatewayErrors() is mounted below it, not above', async () => {
     upstream = await refusingUpstream();
     const app = new Koa();
