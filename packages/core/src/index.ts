@@ -63,6 +63,7 @@ export { localeNegotiator, negotiateFormat, type ResponseFormat } from './negoti
 export type {
   ProxyBreakerEvent,
   ProxyHealthEvent,
+  ProxyRejectEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
   RenderFailure,
@@ -81,6 +82,7 @@ export {
   type UpstreamTlsOptions,
 } from './proxy.js';
 export { appendProxyStatus, formatProxyStatus, type ProxyStatusEntry } from './proxy-status.js';
+export type { RejectReason } from './reject.js';
 export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './render.js';
 export { ConsumedBodyError } from './request-body.js';
 export { requestIdOf } from './request-id.js';

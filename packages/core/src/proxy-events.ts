@@ -1,5 +1,6 @@
 import type { BreakerReason, BreakerState } from './breaker.js';
 import type { GatewayFailure, Timings } from './failure.js';
+import type { RejectReason } from './reject.js';
 import type { FailurePhase } from './taxonomy.js';
 
 /** Which of our timers ended an attempt. */
@@ -69,6 +70,17 @@ export interface ProxyResponseEvent extends ProxyEvent {
   status: number;
 }
 
+/**
+ * The proxy refused the client's request itself (a hostile or malformed request): it was never forwarded, and it
+ * says nothing about the upstream. For security monitoring.
+ */
+export interface ProxyRejectEvent extends ProxyEvent {
+  /** The status answered (400, 408, 501...). */
+  status: number;
+  /** Why, as a stable token. */
+  reason: RejectReason;
+}
+
 /** A target's circuit breaker changed state. */
 export interface ProxyBreakerEvent {
   /** `protocol//host:port` of the target. */
@@ -100,6 +112,7 @@ export interface ProxyEvents {
   retry: [ProxyRetryEvent];
   abort: [ProxyAbortEvent];
   response: [ProxyResponseEvent];
+  reject: [ProxyRejectEvent];
   breaker: [ProxyBreakerEvent];
   health: [ProxyHealthEvent];
 }

@@ -18,6 +18,7 @@ import {
   resolveProxyOptions,
   type UpstreamTarget,
 } from './proxy-options.js';
+import { type RejectReason, rejection } from './reject.js';
 import type { RenderedError } from './render.js';
 import { hasBody, noBody, prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
@@ -36,6 +37,7 @@ export type {
   ProxyEvents,
   ProxyFailureEvent,
   ProxyHealthEvent,
+  ProxyRejectEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
   TimeoutName,
@@ -147,12 +149,8 @@ function resultOf(outcome: Outcome): AttemptResult {
   return { failure: outcome.failure };
 }
 
-/** Nothing was answered to this WebSocket handshake: it is not one we proxy (RFC 6455 §4.2.1). */
-const notAWebSocket: RenderedError = {
-  status: 400,
-  headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '0', 'cache-control': 'no-store' },
-  body: '',
-};
+/** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
+const notAWebSocket: RenderedError = rejection(400, 'only WebSocket upgrades are proxied');
 
 class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #options: ResolvedProxyOptions;
@@ -369,11 +367,12 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
     // Nothing on a raw socket may reach an unhandled 'error' event, before or after the engine takes it.
     socket.on('error', ignore);
+    const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
     if (!isWebSocketUpgrade(req)) {
+      this.#emitReject(subject, 400, 'not-a-websocket');
       writeSocketResponse(socket, notAWebSocket);
       return;
     }
-    const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
     if (clientWentAway(req)) {
       this.#emitAbort(subject, undefined, 0, 'request', false, {});
       return;
@@ -471,6 +470,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   ): void {
     if (this.listenerCount('abort') === 0) return;
     this.emit('abort', { ...this.#event(subject, target, attempt, timings), status: 499, phase, headSent });
+  }
+
+  #emitReject(subject: Subject, status: number, reason: RejectReason): void {
+    if (this.listenerCount('reject') === 0) return;
+    this.emit('reject', { ...this.#event(subject, undefined, 0, {}), status, reason });
   }
 
   #emitResponse(
