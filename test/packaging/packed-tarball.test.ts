@@ -1,18 +1,17 @@
 /**
- * The packages as users get them: packed tarballs (after `pnpm build`), unpacked into a fixture project's
- * node_modules, imported with plain Node (ESM `import` and `require()`), and type-checked by a consumer. A broken
- * `exports` map, a file missing from `files`, or a dependency that only resolves inside the workspace fails here,
- * not in a user's install. Dependencies are linked from the workspace's store, so no network is needed.
+ * The packages as users get them before the first release, by the README's own path: `pnpm pack-all` writes the
+ * tarballs (after building), and a fresh project installs them with plain npm (the registry serves their
+ * dependencies and the frameworks). Then plain Node imports them (ESM `import` and `require()`) and a consumer
+ * type-checks against them. A broken `exports` map, a file missing from `files`, a `workspace:` range left in a
+ * manifest, or a dependency that only resolves inside the workspace fails here, not in a user's install.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
-const packages = ['core', 'express', 'koa', 'testing'];
-const store = join(root, 'node_modules/.pnpm/node_modules');
 let fixture: string;
 
 function run(command: string, args: string[], cwd: string): string {
@@ -22,30 +21,26 @@ function run(command: string, args: string[], cwd: string): string {
 beforeAll(() => {
   fixture = mkdtempSync(join(tmpdir(), 'gateway-errors-packed-'));
   const tarballs = join(fixture, 'tarballs');
-  const modules = join(fixture, 'node_modules');
-  mkdirSync(join(modules, '@gateway-errors'), { recursive: true });
-  for (const name of packages) {
-    if (!existsSync(join(root, 'packages', name, 'dist/index.js'))) {
-      throw new Error(`packages/${name} is not built: run pnpm build first (pnpm test does).`);
-    }
-    run('pnpm', ['pack', '--pack-destination', tarballs], join(root, 'packages', name));
-  }
-  for (const tarball of readdirSync(tarballs)) {
-    const name = /^gateway-errors-(\w+)-/.exec(tarball)?.[1];
-    const target = join(modules, '@gateway-errors', String(name));
-    mkdirSync(target);
-    run('tar', ['-xzf', join(tarballs, tarball), '-C', target, '--strip-components=1'], fixture);
-  }
-  // Where pnpm put each dependency depends on the install: a direct dependency of the root or of core, or hoisted.
-  const places = [join(root, 'node_modules'), join(root, 'packages/core/node_modules'), store];
-  for (const dependency of ['ejs', 'negotiator', 'http-proxy-3', 'express', 'koa', 'koa-mount', '@types']) {
-    const found = places.map((place) => join(place, dependency)).find((path) => existsSync(path));
-    if (found === undefined) throw new Error(`${dependency} is not installed in the workspace`);
-    symlinkSync(found, join(modules, dependency));
-  }
+  run('node', [join(root, 'scripts/pack-all.mjs'), tarballs], root);
   writeFileSync(join(fixture, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }));
-}, 120_000);
-
+  const packed = readdirSync(tarballs).map((file) => join(tarballs, file));
+  expect(packed).toHaveLength(4);
+  // The frameworks are peer dependencies: npm installs them with the adapters.
+  run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      ...packed,
+      'koa-mount',
+      '@types/node@20',
+      '@types/express',
+    ],
+    fixture,
+  );
+}, 180_000);
 afterAll(() => {
   if (fixture) rmSync(fixture, { recursive: true, force: true });
 });
@@ -55,6 +50,9 @@ describe('packed tarballs', () => {
     const files = run('find', ['node_modules/@gateway-errors', '-type', 'f'], fixture).split('\n');
     expect(files).toContain('node_modules/@gateway-errors/core/templates/layout.ejs');
     expect(files).toContain('node_modules/@gateway-errors/core/dist/index.d.ts');
+    for (const name of ['core', 'express', 'koa', 'testing']) {
+      expect(files).toContain(`node_modules/@gateway-errors/${name}/LICENSE`);
+    }
     expect(files.filter((file) => /\/test\/|\.test\.|tsbuildinfo/.test(file))).toEqual([]);
   });
 
