@@ -1,7 +1,7 @@
 import { echoUpstream, refusingUpstream } from '@gateway-errors/testing';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { adapters } from './adapters.js';
+import { adapters, appErrorHandlerBody } from './adapters.js';
 import { expectError, harness, htmlAccept, jsonAccept, uuid } from './harness.js';
 
 // What a generated error response looks like, whichever adapter wrote it.
@@ -117,5 +117,83 @@ describe.each(adapters)('$name: the error response', (adapter) => {
     const res = await request(url).get('/api/x');
     expectError(res, { ...refused, format: 'text' });
     expect(res.headers['access-control-allow-origin']).toBe('*');
+  });
+});
+
+// A user's callback that throws or returns what Node cannot send must never leave a client without an answer
+// (issue 13, item 8): the failure's own page, one warning, nothing unhandled, in every adapter.
+describe.each(adapters)('$name: a user callback that misbehaves', (adapter) => {
+  const h = harness(adapter);
+
+  /** Runs `exchange`, collecting process warnings; an unhandled rejection fails it at once instead of a hang. */
+  async function watched<T>(exchange: () => Promise<T>): Promise<{ result: T; warnings: string[] }> {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    let onRejection: ((reason: unknown) => void) | undefined;
+    const rejected = new Promise<never>((_resolve, reject) => {
+      onRejection = (reason) => reject(new Error(`unhandled rejection: ${String(reason)}`));
+    });
+    process.on('warning', onWarning);
+    process.on('unhandledRejection', onRejection as (reason: unknown) => void);
+    try {
+      const result = await Promise.race([exchange(), rejected]);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      return { result, warnings };
+    } finally {
+      process.off('warning', onWarning);
+      process.off('unhandledRejection', onRejection as (reason: unknown) => void);
+    }
+  }
+
+  it('a nonce function that throws: the default page without a nonce, and one warning', async () => {
+    const nonce = () => {
+      throw new Error('no nonce here');
+    };
+    const { url, passedOn } = await h.gateway(refusingUpstream, {}, { errors: { nonce } });
+    const { result, warnings } = await watched(async () => [
+      await request(url).get('/api/x').set('Accept', htmlAccept),
+      await request(url).get('/api/x').set('Accept', htmlAccept),
+    ]);
+    for (const res of result) {
+      expectError(res, { status: 502, type: 'connection_refused', format: 'html' });
+      expect(res.text).toContain('<script>');
+      expect(res.text).not.toContain('nonce');
+    }
+    expect(warnings).toEqual(['gateway-errors: the nonce function threw, so the page carries no nonce: no nonce here']);
+    expect(passedOn).toEqual([]);
+  });
+
+  it.each([
+    ['a value with a line break', { 'x-note': 'a\r\nSet-Cookie: session=evil' }],
+    ['a value with a control byte', { 'x-note': 'a\u0000b' }],
+    ['a name that is not a token', { 'x note': 'a' }],
+  ])('a render hook that returns a header with %s: the default page and one warning', async (_what, headers) => {
+    const render = () => ({ status: 503, headers, body: 'custom page' });
+    const { url, passedOn } = await h.gateway(refusingUpstream, {}, { errors: { render } });
+    const { result: res, warnings } = await watched(() => request(url).get('/api/x').set('Accept', htmlAccept));
+    expectError(res, { status: 502, type: 'connection_refused', format: 'html' });
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(res.text).not.toContain('custom page');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^gateway-errors: the render hook returned a header Node cannot send \(.+\), so the default page was sent\.$/,
+    );
+    expect(passedOn).toEqual([]);
+  });
+});
+
+describe.each(adapters)('$name: something unexpected in the proxy path', (adapter) => {
+  const h = harness(adapter);
+
+  it('an event listener that throws: the error reaches the app’s error handler, which answers', async () => {
+    const app = await h.gateway(refusingUpstream, { retry: false });
+    app.proxy?.on('failure', () => {
+      throw new Error('listener broke');
+    });
+    const res = await request(app.url).get('/api/x');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe(appErrorHandlerBody);
+    expect(app.passedOn).toMatchObject([{ message: 'listener broke' }]);
   });
 });
