@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { classify, clientWentAway } from './classify.js';
 import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
 import { type MessageOverrides, type Messages, resolveMessages } from './messages.js';
@@ -44,7 +44,8 @@ export interface RenderRequest {
  * Your headers are laid over ours (`Cache-Control: no-store`, Vary, X-Robots-Tag, X-Request-Id, Retry-After and
  * Proxy-Status stay unless you replace them); Content-Type defaults to the negotiated format's, Content-Length is
  * always computed. A status that is not 4xx or 5xx is replaced by the failure's: never a 200 error page, never a
- * redirect. A hook that throws or returns something else gets the default page, and a process warning once.
+ * redirect. A hook that throws, returns something else, or returns a header Node cannot send (a CR or LF in a value,
+ * a name that is not a token) gets the default page, and a process warning once.
  */
 export type RenderHook = (
   failure: GatewayFailure,
@@ -117,7 +118,8 @@ export interface ErrorResponseOptions {
   /**
    * The Content-Security-Policy nonce the page puts on its inline `<style>` and countdown `<script>`, per request,
    * so that they run under a strict CSP (`script-src 'nonce-...'`). Without a nonce a strict CSP blocks the
-   * countdown; the page and its retry link still work.
+   * countdown; the page and its retry link still work. A function that throws, or gives something other than
+   * base64, means no nonce (and a process warning once).
    * @default the first `'nonce-...'` source in the response's Content-Security-Policy (or -Report-Only) header, as
    * helmet and its kin set it before the error happens
    * @example
@@ -228,6 +230,12 @@ function nonceFromPolicy(_req: IncomingMessage, res: ServerResponse | undefined)
     if (found !== null) return found[1];
   }
   return undefined;
+}
+
+/** What a thrown value says, without trusting it to be an Error (a user's callback may throw anything). */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : `a value of type ${typeof error}`;
 }
 
 /** Warns once per responder and reason: a misbehaving hook must not flood the logs, nor go unnoticed. */
@@ -346,25 +354,29 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
   const warn = warner();
   warmUp(settings);
 
+  /** The nonce the user's function (or the response's policy) gives, when it is plain base64; it never throws. */
+  const nonceFor = (req: IncomingMessage, res: ServerResponse | undefined): string | undefined => {
+    let given: unknown;
+    try {
+      given = nonceOf(req, res);
+    } catch (error) {
+      warn('nonce-throw', `the nonce function threw, so the page carries no nonce: ${messageOf(error)}`);
+      return undefined;
+    }
+    if (given === undefined || given === '') return undefined;
+    if (typeof given === 'string' && plainNonce.test(given)) return given;
+    const shown = typeof given === 'string' ? JSON.stringify(given).slice(0, 80) : `of type ${typeof given}`;
+    warn('nonce', `the nonce ${shown} is not base64, so the page does not carry it.`);
+    return undefined;
+  };
+
   const render = (failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError => {
     const format = negotiateFormat(req.headers.accept);
-    let nonce: string | undefined;
-    if (format === 'html' || hook !== undefined) {
-      const given = nonceOf(req, res);
-      if (given !== undefined && given !== '') {
-        if (typeof given === 'string' && plainNonce.test(given)) nonce = given;
-        else
-          warn(
-            'nonce',
-            `the nonce ${JSON.stringify(String(given)).slice(0, 80)} is not base64, so the page does not carry it.`,
-          );
-      }
-    }
     const audience: Audience = {
       format,
       locale: negotiateLocale(req.headers['accept-language']),
       requestId: requestIdOf(req, trustRequestId),
-      nonce,
+      nonce: format === 'html' || hook !== undefined ? nonceFor(req, res) : undefined,
     };
     if (hook === undefined) return renderFailure(failure, audience, settings);
     return renderWithHook(hook, failure, req, audience);
@@ -389,11 +401,16 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
         defaultRender: () => renderFailure(failure, audience, settings),
       });
     } catch (error) {
-      warn('throw', `the render hook threw, so the default page was sent: ${(error as Error)?.message ?? error}`);
+      warn('throw', `the render hook threw, so the default page was sent: ${messageOf(error)}`);
       return renderFailure(failure, audience, settings);
     }
     if (custom === undefined) return renderFailure(failure, audience, settings);
-    if (typeof custom !== 'object' || custom === null || typeof custom.body !== 'string') {
+    if (
+      typeof custom !== 'object' ||
+      custom === null ||
+      typeof custom.body !== 'string' ||
+      (custom.headers !== undefined && (typeof custom.headers !== 'object' || custom.headers === null))
+    ) {
       warn(
         'shape',
         'the render hook must return { status, headers, body } with a string body (synchronously), or undefined; the default page was sent.',
@@ -408,7 +425,22 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
       );
     }
     const headers = errorHeaders(failure, audience, settings, retryAfter);
-    for (const [name, value] of Object.entries(custom.headers ?? {})) headers[name.toLowerCase()] = String(value);
+    try {
+      for (const [name, value] of Object.entries(custom.headers ?? {})) {
+        const text = String(value);
+        // Checked here, where the default page can still be sent: res.setHeader would throw on them (a CR or LF in a
+        // value would split the response, RFC 9110 §5.5), with the head half-written and no answer at all.
+        validateHeaderName(name);
+        validateHeaderValue(name, text);
+        headers[name.toLowerCase()] = text;
+      }
+    } catch (error) {
+      warn(
+        'headers',
+        `the render hook returned a header Node cannot send (${messageOf(error)}), so the default page was sent.`,
+      );
+      return renderFailure(failure, audience, settings);
+    }
     headers['content-type'] ??= contentTypeOf(audience.format);
     headers['content-length'] = String(Buffer.byteLength(custom.body));
     return { status: status === custom.status ? status : errorStatus(failure.status), headers, body: custom.body };

@@ -131,10 +131,16 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
   const middleware: RequestHandler = (req, res, next) => {
     proxy.forward(req, res).then((error) => {
       if (error === undefined) return;
-      const after = errorsAfter(req, middleware);
-      if (after === undefined) defaultErrorResponder().send(error.failure, req, res);
-      else if (after.direct) after.responder.send(error.failure, req, res);
-      else next(error);
+      // then(ok, next) does not catch what ok throws: without this, a throw while answering would be an unhandled
+      // rejection and the client would get nothing. (A try costs nothing; a catch() would add a promise per request.)
+      try {
+        const after = errorsAfter(req, middleware);
+        if (after === undefined) defaultErrorResponder().send(error.failure, req, res);
+        else if (after.direct) after.responder.send(error.failure, req, res);
+        else next(error);
+      } catch (thrown) {
+        next(thrown);
+      }
     }, next);
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>

@@ -109,13 +109,18 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
   const proxy = createProxy(options);
   const middleware: KoaMiddleware = async (ctx) => {
     ctx.respond = false;
-    const error = await proxy.forward(withOriginalUrl(ctx), ctx.res);
-    if (error === undefined) return;
-    if ((ctx as Marked)[errorsMounted] !== undefined) {
-      ctx.respond = true;
-      throw error;
+    try {
+      const error = await proxy.forward(withOriginalUrl(ctx), ctx.res);
+      if (error === undefined) return;
+      if ((ctx as Marked)[errorsMounted] !== undefined) throw error;
+      defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
+    } catch (thrown) {
+      // Our failure for gatewayErrors(), a mounting mistake (ConsumedBodyError) or something unexpected: whoever
+      // catches it above (gatewayErrors(), the app's error middleware, Koa's onerror) must be able to answer, and
+      // Koa writes nothing while `respond` is off.
+      if (!ctx.res.headersSent) ctx.respond = true;
+      throw thrown;
     }
-    defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
   };
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
     proxy.upgrade(req, socket, head);
