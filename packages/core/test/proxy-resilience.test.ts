@@ -301,6 +301,56 @@ describe('robots.txt', () => {
     expect((await send(`${off.url}/robots.txt`)).status).toBe(429);
   });
 
+  /**
+   * A virtual-host upstream as most are: the real site's robots.txt for its own Host, a permissive default for any
+   * other Host (so each made-up Host gets a good 200 text/plain answer to keep); `down` makes it reset every request.
+   */
+  async function virtualHosts(site: string, rules: string) {
+    const state = { down: false };
+    const upstream = await upstreamOf(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        if (state.down) {
+          res.socket?.destroy();
+          return;
+        }
+        const body = req.headers.host === site ? rules : 'User-agent: *\nAllow: /\n# default host\n';
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) }).end(body);
+      }),
+    );
+    return Object.assign(upstream, { state });
+  }
+  const siteRules = 'User-agent: *\nDisallow: /private/\n';
+
+  it('made-up Hosts cannot push out the copy of the real site (issue 13, item 7)', async () => {
+    const upstream = await virtualHosts('www.example', siteRules);
+    const gateway = await gatewayOf({ target: upstream.url, retry: false });
+    expect((await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } })).body).toBe(siteRules);
+    // Twice the keeper's 20 places, each a good answer worth keeping.
+    for (let i = 0; i < 40; i++) {
+      const junk = await send(`${gateway.url}/robots.txt`, { headers: { host: `junk-${i}.example` } });
+      expect(junk.body).toContain('# default host');
+    }
+    upstream.state.down = true;
+    const standIn = await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } });
+    expect(standIn.status).toBe(200);
+    expect(standIn.body).toBe(siteRules);
+    expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'connection_terminated' } });
+  });
+
+  it('with changeOrigin, one copy stands for every Host: the upstream was asked under its own name', async () => {
+    const upstream = await virtualHosts('www.example', siteRules);
+    const gateway = await gatewayOf({ target: upstream.url, retry: false, changeOrigin: true });
+    const live = await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } });
+    // The upstream was asked for 127.0.0.1:<port>, not www.example: its default answer is what it served.
+    expect(live.body).toContain('# default host');
+    upstream.state.down = true;
+    for (const host of ['www.example', 'other.example']) {
+      const standIn = await send(`${gateway.url}/robots.txt`, { headers: { host } });
+      expect(standIn).toMatchObject({ status: 200, body: live.body });
+    }
+  });
+
   it('stands in when an open circuit refuses the request', async () => {
     const upstream = await upstreamOf(refusingUpstream);
     const gateway = await gatewayOf({ target: upstream.url, retry: false, breaker: { consecutiveFailures: 1 } });
