@@ -31,7 +31,7 @@ export interface AttemptSettings {
   readonly intercept: (status: number) => boolean;
   readonly changeOrigin: boolean;
   /** Watches an upstream response once it streams to the client (the robots.txt keeper); it may only listen. */
-  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage) => void) | undefined;
+  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage, target: UpstreamTarget) => void) | undefined;
 }
 
 /** One of our timers ran out. Kept as the failure's `cause`, so development diagnostics say which and how long. */
@@ -331,7 +331,7 @@ export function runAttempt(
           // After 'end' (all of the body was read: the response ends) or after a failure. 'close' and 'finish'
           // happen once: plain listeners spare the once() wrappers.
           response.on('close', onBodyClose);
-          settings.observe?.(req, response);
+          settings.observe?.(req, response, target);
         },
         error(error) {
           if (done) return;

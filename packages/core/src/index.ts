@@ -106,7 +106,13 @@ export {
   resolveRetryAfterPolicy,
 } from './retry-after.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-export { createRobotsKeeper, type RobotsCopy, type RobotsKeeper, type RobotsOptions } from './robots.js';
+export {
+  createRobotsKeeper,
+  type RobotsCopy,
+  type RobotsKeeper,
+  type RobotsOptions,
+  type RobotsSource,
+} from './robots.js';
 export {
   createTargetPool,
   type PassiveHealthOptions,

@@ -24,7 +24,7 @@ import { hasBody, noBody, prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { defaultErrorResponder } from './responder.js';
 import { createRetryBudget, type RetryBudget } from './retry-budget.js';
-import { createRobotsKeeper, type RobotsKeeper } from './robots.js';
+import { createRobotsKeeper, type RobotsKeeper, robotsSource } from './robots.js';
 import type { Target } from './targets.js';
 import type { FailurePhase } from './taxonomy.js';
 import { isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
@@ -185,7 +185,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         : Object.freeze({
             ...this.#settings,
             intercept: (status: number) => robots.replaces(status) || resolved.intercept(status),
-            observe: (req: IncomingMessage, proxyRes: IncomingMessage) => robots.observe(req, proxyRes),
+            observe: (req: IncomingMessage, proxyRes: IncomingMessage, target: UpstreamTarget) =>
+              robots.observe(req, proxyRes, robotsSource(req, target.origin, resolved.changeOrigin)),
           });
     // Last: it may start health checks, and everything it needs was validated above.
     this.#balancer = createBalancer(
@@ -290,7 +291,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       }
       const next = this.#nextAttempt(attempts, outcome, attempt, tried);
       this.#emitFailure(call, target, attempt, outcome, next !== undefined);
-      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure);
+      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure, target);
       if (next.wait > 0) {
         call.leaving ??= clientLeaving(req, res);
         if (!(await sleep(next.wait, call.leaving.signal))) {
@@ -351,8 +352,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
    * The answer to a request that failed before its response head: the error to render, or for /robots.txt the last
    * good copy (or the fallback) with 200, since crawlers read a 5xx robots.txt as "disallow everything".
    */
-  #answer(call: Call, failure: GatewayFailure): GatewayError | undefined {
-    if (call.robots?.answer(call.req, call.res) === true) return undefined;
+  #answer(call: Call, failure: GatewayFailure, target?: UpstreamTarget): GatewayError | undefined {
+    const { robots, req, res } = call;
+    if (robots?.answer(req, res, robotsSource(req, target?.origin, this.#options.changeOrigin)) === true) {
+      return undefined;
+    }
     return errorOf(failure);
   }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
 import { wholeNumber } from './option-values.js';
 import { checkOptions } from './options.js';
 
@@ -8,7 +9,7 @@ import { checkOptions } from './options.js';
  * crawling it until robots.txt answers again; after a long outage it may drop the site from its results
  * (https://developers.google.com/search/docs/crawling-indexing/robots/robots_txt#http-status-codes, and RFC 9309
  * §2.3.1.4 "Unreachable" status: "the crawler MUST assume complete disallow"). So when the upstream fails for
- * /robots.txt, the gateway answers 200 with the last good copy it saw for that host, or with `fallback`.
+ * /robots.txt, the gateway answers 200 with the last good copy the upstream served for that Host, or with `fallback`.
  */
 export interface RobotsOptions {
   /**
@@ -30,8 +31,10 @@ export interface RobotsOptions {
    */
   maxBytes?: number;
   /**
-   * Hosts whose last good copy is kept; the least recently used goes first. Memory is at most
-   * `maxHosts * maxBytes`.
+   * Copies kept, one per upstream and Host it was asked with (see {@link RobotsSource}). Memory is at most
+   * `maxHosts * maxBytes`. A copy is never pushed out by a newcomer while it is in use: a newcomer only takes the
+   * place of one that no good answer refreshed and no failure served for a day, so made-up Hosts cannot evict the
+   * real site's copy.
    * @default 20
    */
   maxHosts?: number;
@@ -78,6 +81,39 @@ export interface RobotsCopy {
   readonly contentType: string;
 }
 
+/**
+ * What a robots.txt answer was for: the upstream that served it, and the Host header it was asked with. Virtual hosts
+ * serve a robots.txt per Host, so the key is what the upstream actually saw, never the client's Host alone.
+ */
+export interface RobotsSource {
+  /** `protocol//host:port` of the target; `undefined` when none was chosen (then a copy of any target will do). */
+  readonly upstream: string | undefined;
+  /**
+   * The Host sent upstream: the client's, or `''` when the upstream was asked under its own name (`changeOrigin`, or
+   * a client that sent none), so that one copy stands for every Host.
+   */
+  readonly host: string;
+}
+
+/** How long a copy that nothing refreshed or served keeps its place against a newcomer: crawlers ask daily. */
+const idleCopy = 24 * 60 * 60 * 1000;
+
+/**
+ * The key of a copy: what the upstream served it for. Kept in one place, since stale copies of other pages (issue 16)
+ * may be kept the same way.
+ */
+function copyKey(upstream: string, host: string): string {
+  return `${upstream} ${host.toLowerCase()}`;
+}
+
+/**
+ * The source of the answer to `req` through `upstream`: the Host the engine sends is the client's, or the target's
+ * own with `changeOrigin` (then `''`: every client Host was asked the same).
+ */
+export function robotsSource(req: IncomingMessage, upstream: string | undefined, changeOrigin: boolean): RobotsSource {
+  return { upstream, host: changeOrigin ? '' : (req.headers.host ?? '') };
+}
+
 /** Remembers good robots.txt answers and stands in for failed ones. */
 export interface RobotsKeeper {
   /** Whether `req` is a GET or HEAD of /robots.txt (the query ignored): the only requests observed and answered. */
@@ -85,18 +121,26 @@ export interface RobotsKeeper {
   /** Whether an upstream's own answer with `status` must be replaced: 5xx and 429, which crawlers read as "disallow all". */
   replaces(status: number): boolean;
   /**
-   * Watches the upstream's response to `req` and keeps its body when it is a complete 200 text/plain answer to a
-   * robots.txt GET. It only listens: call it right after `upstreamResponse.pipe(res)`, so it takes nothing from
-   * the client.
+   * Watches the upstream's response to `req` and keeps its body under `source` when it is a complete 200 text/plain
+   * answer to a robots.txt GET. It only listens: call it right after `upstreamResponse.pipe(res)`, so it takes
+   * nothing from the client.
    */
-  observe(req: IncomingMessage, upstreamResponse: IncomingMessage): void;
+  observe(req: IncomingMessage, upstreamResponse: IncomingMessage, source: RobotsSource): void;
   /**
-   * Answers `req` with 200 and the last good copy for its host, or the fallback. Returns `false` (and writes
-   * nothing) when the response head was already sent.
+   * Answers `req` with 200 and the last good copy for `source` (that upstream's, else the newest of another target
+   * for the same Host), or the fallback. Returns `false` (and writes nothing) when the response head was already
+   * sent.
    */
-  answer(req: IncomingMessage, res: ServerResponse): boolean;
-  /** The copy kept for `host`, if any. */
-  lastGood(host: string): RobotsCopy | undefined;
+  answer(req: IncomingMessage, res: ServerResponse, source: RobotsSource): boolean;
+  /** The copy that would stand in for `source`, if any. */
+  lastGood(source: RobotsSource): RobotsCopy | undefined;
+}
+
+/** A kept copy, with what it was kept for and when it was last refreshed or served. */
+interface Kept {
+  readonly copy: RobotsCopy;
+  readonly host: string;
+  usedAt: number;
 }
 
 const decoders: Readonly<Record<string, (body: Buffer, maxOutputLength: number) => Buffer>> = {
@@ -122,18 +166,16 @@ function asksForRobots(req: IncomingMessage): boolean {
   return url.startsWith('/robots.txt') && (url.length === 11 || url.charCodeAt(11) === 63); // 63: '?'
 }
 
-function hostOf(req: IncomingMessage): string {
-  const host = req.headers.host ?? req.headers[':authority'];
-  return typeof host === 'string' ? host.toLowerCase() : '';
-}
-
 class Keeper implements RobotsKeeper {
   readonly #options: ResolvedRobotsOptions;
-  readonly #copies = new Map<string, RobotsCopy>();
+  readonly #now: () => number;
+  /** In order of use: the first is the copy least recently refreshed or served. */
+  readonly #copies = new Map<string, Kept>();
   readonly #fallback: RobotsCopy;
 
-  constructor(options: ResolvedRobotsOptions) {
+  constructor(options: ResolvedRobotsOptions, clock: ResolvedClock) {
     this.#options = options;
+    this.#now = clock.now;
     this.#fallback = Object.freeze({ body: Buffer.from(options.fallback), contentType: 'text/plain; charset=utf-8' });
   }
 
@@ -145,8 +187,10 @@ class Keeper implements RobotsKeeper {
     return status >= 500 || status === 429;
   }
 
-  observe(req: IncomingMessage, upstreamResponse: IncomingMessage): void {
+  observe(req: IncomingMessage, upstreamResponse: IncomingMessage, source: RobotsSource): void {
     if (req.method !== 'GET' || !this.matches(req) || upstreamResponse.statusCode !== 200) return;
+    const { upstream, host } = source;
+    if (upstream === undefined || host.length > 300) return;
     const headers = upstreamResponse.headers;
     const contentType = headers['content-type'] ?? 'text/plain';
     // A 200 HTML page at /robots.txt is most likely a soft error or a login page: never kept.
@@ -156,8 +200,6 @@ class Keeper implements RobotsKeeper {
     const { maxBytes } = this.#options;
     const declared = Number(headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBytes) return;
-    const host = hostOf(req);
-    if (host.length > 300) return;
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -178,13 +220,16 @@ class Keeper implements RobotsKeeper {
       } catch {
         return; // corrupt or too large once decoded: keep the previous copy
       }
-      this.#remember(host, Object.freeze({ body, contentType }));
+      this.#remember(copyKey(upstream, host), host, Object.freeze({ body, contentType }));
     });
   }
 
-  answer(req: IncomingMessage, res: ServerResponse): boolean {
+  answer(req: IncomingMessage, res: ServerResponse, source: RobotsSource): boolean {
     if (res.headersSent) return false;
-    const copy = this.lastGood(hostOf(req)) ?? this.#fallback;
+    const kept = this.#find(source);
+    // Served: in use, so a newcomer cannot take its place while the upstream is down.
+    if (kept !== undefined) this.#use(kept[0], kept[1]);
+    const copy = kept?.[1].copy ?? this.#fallback;
     // The copy is stored decoded; an encoding or validator a previous handler set would now be wrong.
     for (const name of ['content-encoding', 'etag', 'last-modified', 'content-range']) res.removeHeader(name);
     res.writeHead(200, {
@@ -196,36 +241,58 @@ class Keeper implements RobotsKeeper {
     return true;
   }
 
-  lastGood(host: string): RobotsCopy | undefined {
-    const key = host.toLowerCase();
-    const copy = this.#copies.get(key);
-    if (copy !== undefined) {
-      // Least recently used goes first: a Map iterates in insertion order, so re-insert on use.
-      this.#copies.delete(key);
-      this.#copies.set(key, copy);
-    }
-    return copy;
+  lastGood(source: RobotsSource): RobotsCopy | undefined {
+    return this.#find(source)?.[1].copy;
   }
 
-  #remember(host: string, copy: RobotsCopy): void {
-    this.#copies.delete(host);
-    this.#copies.set(host, copy);
-    while (this.#copies.size > this.#options.maxHosts) {
-      const oldest = this.#copies.keys().next().value as string;
+  /** The copy of that upstream for that Host; else (another target, or none chosen) the newest for that Host. */
+  #find(source: RobotsSource): [string, Kept] | undefined {
+    const host = source.host.toLowerCase();
+    if (source.upstream !== undefined) {
+      const key = copyKey(source.upstream, host);
+      const kept = this.#copies.get(key);
+      if (kept !== undefined) return [key, kept];
+    }
+    let newest: [string, Kept] | undefined;
+    // Only on a failure, over at most maxHosts copies.
+    for (const entry of this.#copies) if (entry[1].host === host) newest = entry;
+    return newest;
+  }
+
+  /** Marks a copy used now: a Map iterates in insertion order, so the least recently used stays first. */
+  #use(key: string, kept: Kept): void {
+    kept.usedAt = this.#now();
+    this.#copies.delete(key);
+    this.#copies.set(key, kept);
+  }
+
+  /**
+   * Keeps a good answer. A copy already kept is refreshed. A newcomer takes a free place, or the place of the copy
+   * least recently used if nothing refreshed or served it for a day; otherwise it is not kept. An upstream that
+   * answers any Host gives a made-up Host a good copy too: under plain least-recently-used, a few dozen of them would
+   * push out the real site's copy before an outage, and the permissive fallback would replace its Disallow rules.
+   */
+  #remember(key: string, host: string, copy: RobotsCopy): void {
+    const kept: Kept = { copy, host: host.toLowerCase(), usedAt: 0 };
+    if (!this.#copies.has(key) && this.#copies.size >= this.#options.maxHosts) {
+      const [oldest, last] = this.#copies.entries().next().value as [string, Kept];
+      if (this.#now() - last.usedAt < idleCopy) return;
       this.#copies.delete(oldest);
     }
+    this.#use(key, kept);
   }
 }
 
 /**
- * Creates a robots.txt keeper for a proxy.
+ * Creates a robots.txt keeper for a proxy. `clock` is for tests.
  * @example
  * const robots = createRobotsKeeper();
+ * const source = { upstream: 'http://10.0.0.7:4000', host: req.headers.host ?? '' }; // the Host sent upstream
  * // in the proxy's response handler, after response.pipe(res):
- * robots.observe(req, response);
+ * robots.observe(req, response, source);
  * // when the attempt failed before a response head, or the upstream answered 5xx/429 to /robots.txt:
- * if (robots.matches(req)) robots.answer(req, res); // 200, last good copy or the fallback
+ * if (robots.matches(req)) robots.answer(req, res, source); // 200, last good copy or the fallback
  */
-export function createRobotsKeeper(options?: RobotsOptions): RobotsKeeper {
-  return new Keeper(resolveRobotsOptions(options));
+export function createRobotsKeeper(options?: RobotsOptions, clock?: Clock): RobotsKeeper {
+  return new Keeper(resolveRobotsOptions(options), resolveClock(clock));
 }

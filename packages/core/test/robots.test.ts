@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { dieMidBodyUpstream, httpUpstream, refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRobotsKeeper, type RobotsKeeper, type RobotsOptions, resolveRobotsOptions } from '../src/robots.js';
+import {
+  createRobotsKeeper,
+  type RobotsKeeper,
+  type RobotsOptions,
+  type RobotsSource,
+  resolveRobotsOptions,
+} from '../src/robots.js';
 
 const realRobots = 'User-agent: *\nDisallow: /private/\nSitemap: https://example.com/sitemap.xml\n';
 
@@ -81,23 +87,25 @@ describe('robots.txt over real sockets', () => {
    * upstream 5xx/429 for robots.txt, stand in when the attempt fails before a response head.
    */
   async function gateway(robots: RobotsKeeper, target: () => string) {
+    // The client's Host goes upstream unchanged, as without changeOrigin.
+    const sourceOf = (req: IncomingMessage): RobotsSource => ({ upstream: target(), host: req.headers.host ?? '' });
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const upstreamReq = request(`${target()}${req.url}`, { method: req.method, headers: req.headers, agent: false });
       upstreamReq.on('response', (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         if (robots.matches(req) && robots.replaces(status)) {
           upstreamRes.resume();
-          robots.answer(req, res);
+          robots.answer(req, res, sourceOf(req));
           return;
         }
         res.writeHead(status, upstreamRes.headers);
         upstreamRes.pipe(res);
-        robots.observe(req, upstreamRes);
+        robots.observe(req, upstreamRes, sourceOf(req));
         upstreamRes.on('error', () => res.destroy());
         upstreamRes.on('aborted', () => res.destroy());
       });
       upstreamReq.on('error', () => {
-        if (robots.matches(req) && robots.answer(req, res)) return;
+        if (robots.matches(req) && robots.answer(req, res, sourceOf(req))) return;
         if (res.headersSent) res.destroy();
         else res.writeHead(502).end('bad gateway\n');
       });
@@ -143,7 +151,12 @@ describe('robots.txt over real sockets', () => {
     const url = await gateway(robots, () => target);
     const live = await get(`${url}/robots.txt`);
     expect(live).toMatchObject({ status: 200, body: realRobots });
-    expect(robots.lastGood(`127.0.0.1:${new URL(url).port}`)?.body.toString()).toBe(realRobots);
+    const host = `127.0.0.1:${new URL(url).port}`;
+    expect(robots.lastGood({ upstream: good.url, host })?.body.toString()).toBe(realRobots);
+    // Another target of the same proxy (a replica), or none chosen: the copy of that Host from any target.
+    expect(robots.lastGood({ upstream: dead.url, host })?.body.toString()).toBe(realRobots);
+    expect(robots.lastGood({ upstream: undefined, host })?.body.toString()).toBe(realRobots);
+    expect(robots.lastGood({ upstream: good.url, host: 'other.example' })).toBeUndefined();
     target = dead.url;
     const standIn = await get(`${url}/robots.txt`);
     expect(standIn.status).toBe(200);
@@ -240,7 +253,7 @@ describe('robots.txt over real sockets', () => {
     expect(res.body).toBe('User-agent: *\nAllow: /\n');
   });
 
-  it('keeps one copy per host, and forgets the least recently used past maxHosts', async () => {
+  it('keeps one copy per Host; past maxHosts a newcomer only takes the place of a copy unused for a day', async () => {
     const good = await start(() =>
       httpUpstream((req, res) => {
         req.resume();
@@ -249,19 +262,52 @@ describe('robots.txt over real sockets', () => {
     );
     const dead = await start(refusingUpstream);
     let target = good.url;
-    const robots = createRobotsKeeper({ maxHosts: 2 });
+    let now = 1000;
+    const robots = createRobotsKeeper({ maxHosts: 2 }, { now: () => now });
     const url = await gateway(robots, () => target);
-    await get(`${url}/robots.txt`, { host: 'a.example' });
-    await get(`${url}/robots.txt`, { host: 'b.example' });
+    const robotsOf = async (host: string) => (await get(`${url}/robots.txt`, { host })).body;
+    await robotsOf('a.example');
+    await robotsOf('b.example');
+    // Full: a newcomer with a good answer (a made-up Host, say) does not push out a copy in use.
+    expect(await robotsOf('c.example')).toBe('# robots of c.example\n');
     target = dead.url;
-    expect((await get(`${url}/robots.txt`, { host: 'a.example' })).body).toBe('# robots of a.example\n');
-    expect((await get(`${url}/robots.txt`, { host: 'B.EXAMPLE' })).body).toBe('# robots of b.example\n');
-    expect((await get(`${url}/robots.txt`, { host: 'c.example' })).body).toBe('User-agent: *\nAllow: /\n');
+    expect(await robotsOf('a.example')).toBe('# robots of a.example\n');
+    expect(await robotsOf('B.EXAMPLE')).toBe('# robots of b.example\n');
+    expect(await robotsOf('c.example')).toBe('User-agent: *\nAllow: /\n');
+    // b is served again an hour before the day is over; a was last used a day ago.
+    now += 23 * 3600_000;
+    expect(await robotsOf('b.example')).toBe('# robots of b.example\n');
+    now += 3600_000;
     target = good.url;
-    await get(`${url}/robots.txt`, { host: 'c.example' }); // a.example is now the least recently used
+    await robotsOf('c.example');
     target = dead.url;
-    expect((await get(`${url}/robots.txt`, { host: 'a.example' })).body).toBe('User-agent: *\nAllow: /\n');
-    expect((await get(`${url}/robots.txt`, { host: 'b.example' })).body).toBe('# robots of b.example\n');
+    expect(await robotsOf('a.example')).toBe('User-agent: *\nAllow: /\n');
+    expect(await robotsOf('b.example')).toBe('# robots of b.example\n');
+    expect(await robotsOf('c.example')).toBe('# robots of c.example\n');
+  });
+
+  it('refreshes a kept copy with every good answer, which keeps its place', async () => {
+    let version = 1;
+    const good = await start(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(`# ${req.headers.host} v${version}\n`);
+      }),
+    );
+    const dead = await start(refusingUpstream);
+    let target = good.url;
+    let now = 0;
+    const robots = createRobotsKeeper({ maxHosts: 1 }, { now: () => now });
+    const url = await gateway(robots, () => target);
+    await get(`${url}/robots.txt`, { host: 'www.example' });
+    now += 20 * 3600_000;
+    version = 2;
+    await get(`${url}/robots.txt`, { host: 'www.example' });
+    now += 20 * 3600_000;
+    await get(`${url}/robots.txt`, { host: 'junk.example' });
+    target = dead.url;
+    expect((await get(`${url}/robots.txt`, { host: 'www.example' })).body).toBe('# www.example v2\n');
+    expect((await get(`${url}/robots.txt`, { host: 'junk.example' })).body).toBe('User-agent: *\nAllow: /\n');
   });
 
   it('does not write when the head was already sent', async () => {
@@ -270,7 +316,7 @@ describe('robots.txt over real sockets', () => {
     server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
-      answered = robots.answer(req, res);
+      answered = robots.answer(req, res, { upstream: undefined, host: '' });
       res.end();
     });
     server.listen(0, '127.0.0.1');
@@ -286,7 +332,7 @@ describe('robots.txt over real sockets', () => {
       res.setHeader('etag', '"v1"');
       res.setHeader('content-encoding', 'gzip');
       res.setHeader('x-frame-options', 'DENY');
-      robots.answer(req, res);
+      robots.answer(req, res, { upstream: undefined, host: '' });
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
