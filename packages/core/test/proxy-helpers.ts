@@ -8,6 +8,7 @@ import {
   type ProxyAbortEvent,
   type ProxyFailureEvent,
   type ProxyOptions,
+  type ProxyRejectEvent,
   type ProxyResponseEvent,
   type ProxyRetryEvent,
 } from '@gateway-errors/core';
@@ -24,6 +25,7 @@ export interface Gateway {
     retry: ProxyRetryEvent[];
     abort: ProxyAbortEvent[];
     response: ProxyResponseEvent[];
+    reject: ProxyRejectEvent[];
   };
   /** What each `forward()` settled with: an error to render, `undefined`, or the rejection. */
   readonly results: unknown[];
@@ -44,12 +46,13 @@ export interface GatewaySetup {
 export async function startGateway(options: ProxyOptions, setup: GatewaySetup = {}): Promise<Gateway> {
   const proxy = createProxy(options);
   const responder = createErrorResponder();
-  const events: Gateway['events'] = { failure: [], retry: [], abort: [], response: [] };
+  const events: Gateway['events'] = { failure: [], retry: [], abort: [], response: [], reject: [] };
   if (setup.record ?? true) {
     proxy.on('failure', (event) => events.failure.push(event));
     proxy.on('retry', (event) => events.retry.push(event));
     proxy.on('abort', (event) => events.abort.push(event));
     proxy.on('response', (event) => events.response.push(event));
+    proxy.on('reject', (event) => events.reject.push(event));
   }
   const results: unknown[] = [];
   const server = createServer(async (req, res) => {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listen, type Upstream, type UpstreamState } from './upstream.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -163,4 +163,88 @@ export function flakyUpstream(options: FlakyOptions = {}): Promise<Upstream> {
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
+}
+
+/** A request an {@link eagerUpstream} parsed. */
+export interface ReceivedRequest {
+  method: string;
+  /** The request-target exactly as it arrived. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  /** Names and values as they arrived, in order (`req.rawHeaders`). */
+  rawHeaders: string[];
+  /** The body bytes read so far, as latin1 (byte for byte); complete once `ended`. */
+  body: string;
+  /** Whether the whole body (as its framing says) arrived. */
+  ended: boolean;
+}
+
+/** A running {@link eagerUpstream}. */
+export interface EagerUpstream extends Upstream {
+  /** Every request parsed, in order, across all connections (`requests` counts them). */
+  readonly received: readonly ReceivedRequest[];
+  /** How many connections it accepted. */
+  readonly connections: number;
+}
+
+/** Options of {@link eagerUpstream}. */
+export interface EagerOptions {
+  /**
+   * The status of every answer.
+   * @default 200
+   */
+  status?: number;
+  /**
+   * The body of every answer.
+   * @default 'ok\n'
+   */
+  body?: string;
+}
+
+/**
+ * A keep-alive HTTP/1.1 server that answers each request as soon as its head is parsed, before reading its body, then
+ * reads the body as its framing says and records everything. A gateway whose framing disagrees with the body it
+ * sends shows up here: the rest of the body is parsed as one more request on the same connection (smuggling), or the
+ * connection waits for bytes that never come (`ended` stays false).
+ */
+export async function eagerUpstream(options: EagerOptions = {}): Promise<EagerUpstream> {
+  const status = options.status ?? 200;
+  const answer = options.body ?? 'ok\n';
+  const state: UpstreamState = { requests: 0 };
+  const received: ReceivedRequest[] = [];
+  let connections = 0;
+  const server = createServer((req, res) => {
+    state.requests++;
+    const seen: ReceivedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      rawHeaders: req.rawHeaders,
+      body: '',
+      ended: false,
+    };
+    received.push(seen);
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(answer) });
+    res.end(req.method === 'HEAD' ? undefined : answer);
+    req.on('data', (chunk: Buffer) => {
+      seen.body += chunk.toString('latin1');
+    });
+    req.on('end', () => {
+      seen.ended = true;
+    });
+  });
+  server.on('connection', () => connections++);
+  const upstream = await listen(server, state);
+  return {
+    url: upstream.url,
+    port: upstream.port,
+    close: upstream.close,
+    received,
+    get requests() {
+      return state.requests;
+    },
+    get connections() {
+      return connections;
+    },
+  };
 }

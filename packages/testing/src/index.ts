@@ -1,11 +1,15 @@
 export { certificates, testCA } from './certificates.js';
 export { unacceptingUpstream } from './connect.js';
 export {
+  type EagerOptions,
+  type EagerUpstream,
   type EchoOptions,
+  eagerUpstream,
   echoUpstream,
   type FlakyOptions,
   flakyUpstream,
   httpUpstream,
+  type ReceivedRequest,
   type SlowHeadOptions,
   type StatusOptions,
   slowHeadUpstream,

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import {
   badHeaderUpstream,
   dieMidBodyUpstream,
+  eagerUpstream,
   echoUpstream,
   flakyUpstream,
   garbageUpstream,
@@ -218,6 +219,29 @@ describe('valid answers', () => {
     expect(await get(upstream.url, { path: '/a' })).toMatchObject({ status: 200, body: 'ok\n' });
     expect((await get(upstream.url, { path: '/b' })).error).toBe('ECONNRESET');
     expect(upstream.requests).toBe(4);
+  });
+
+  it('eagerUpstream: answers before the body, keeps the connection, records every request it parses', async () => {
+    const eager = await eagerUpstream({ status: 202, body: 'early\n' });
+    upstream = eager;
+    const socket = connect(eager.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    // The head announces 4 body bytes but 30 follow: the rest is parsed as a second request on the connection.
+    socket.write('POST /a HTTP/1.1\r\nHost: u\r\nContent-Length: 4\r\n\r\n');
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    expect(received).toMatch(/^HTTP\/1\.1 202 Accepted\r\n[\s\S]*\r\n\r\nearly\n$/);
+    expect(eager.received).toMatchObject([{ method: 'POST', url: '/a', body: '', ended: false }]);
+    socket.end('bodyGET /smuggled HTTP/1.1\r\nHost: u\r\n\r\n');
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    expect(eager.received).toMatchObject([
+      { method: 'POST', url: '/a', body: 'body', ended: true },
+      { method: 'GET', url: '/smuggled', ended: true },
+    ]);
+    expect(eager.requests).toBe(2);
+    expect(eager.connections).toBe(1);
   });
 
   it('flakyUpstream: failing with a status', async () => {
