@@ -4,6 +4,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rawHead, responseHeaders } from './headers.js';
 import type { UpstreamTarget } from './proxy-options.js';
+import { originForm } from './request-target.js';
 
 /**
  * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library
@@ -75,24 +76,12 @@ function routeOf(target: UpstreamTarget): Route {
 }
 
 /**
- * A request-target that URL parsing would change in meaning, not only in spelling: a dot segment (plain or
- * percent-encoded) or a backslash (read as `/`). Forwarded raw below a target path, `/../admin` would climb out of
- * it at the upstream.
- */
-const unsafePath = /\/\.|%2e|\\/i;
-
-/**
- * The path the upstream is asked for: the target's path, then the request's (origin-form, or the path of an
- * absolute-form or odd request-target), with the target's query before the request's. The common request-target is
- * forwarded as the client wrote it; one whose meaning URL parsing would change is resolved first, so that it can
- * never leave the target's path.
+ * The path the upstream is asked for: the target's path, then the request's as the client wrote it (its origin-form:
+ * see request-target.ts, whose rule `forward()` applied before any attempt), with the target's query before the
+ * request's.
  */
 export function upstreamPath(route: Pick<Route, 'path' | 'query'>, url: string): string {
-  let path = url;
-  if (path.charCodeAt(0) !== 47 /* / */ || unsafePath.test(path)) {
-    const parsed = new URL(path.startsWith('//') ? `http://base.invalid${path}` : path, 'http://base.invalid');
-    path = parsed.pathname + parsed.search;
-  }
+  let path = originForm(url);
   if (route.path !== '/') path = route.path.endsWith('/') ? route.path + path.slice(1) : route.path + path;
   if (route.query !== '') {
     const mark = path.indexOf('?');

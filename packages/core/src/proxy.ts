@@ -18,10 +18,11 @@ import {
   resolveProxyOptions,
   type UpstreamTarget,
 } from './proxy-options.js';
-import { type RejectReason, rejection } from './reject.js';
+import { type RejectReason, rejection, writeRejection } from './reject.js';
 import type { RenderedError } from './render.js';
 import { hasBody, noBody, prepareBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
+import { leavesTargetPath } from './request-target.js';
 import { defaultErrorResponder } from './responder.js';
 import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import { createRobotsKeeper, type RobotsKeeper, robotsSource } from './robots.js';
@@ -64,7 +65,8 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then),
    * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
    * answered with its last good copy, or when it came over HTTP/2 (its stream is reset with HTTP_1_1_REQUIRED, and
-   * browsers ask again over HTTP/1.1). Rejects only on a mounting mistake (a request body that earlier middleware
+   * browsers ask again over HTTP/1.1), or when the proxy refused it itself (a `reject` event; the answer, such as a
+   * 400 for a path that would leave the target's, is written and the connection closed). Rejects only on a mounting mistake (a request body that earlier middleware
    * consumed: `ConsumedBodyError`).
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
@@ -152,6 +154,26 @@ function resultOf(outcome: Outcome): AttemptResult {
 /** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
 const notAWebSocket: RenderedError = rejection(400, 'only WebSocket upgrades are proxied');
 
+/** A request the proxy refuses to forward, and its answer. */
+interface Refusal {
+  readonly reason: RejectReason;
+  readonly rendered: RenderedError;
+}
+
+const unsafePath: Refusal = {
+  reason: 'unsafe-path',
+  rendered: rejection(400, 'the path has a .. segment, as written or decoded'),
+};
+
+/**
+ * Whether the proxy refuses `req` before forwarding it, and why: a request-target that would leave the target's path
+ * (the rule of request-target.ts).
+ */
+function refusalOf(req: IncomingMessage): Refusal | undefined {
+  if (leavesTargetPath(req.url ?? '/')) return unsafePath;
+  return undefined;
+}
+
 class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #options: ResolvedProxyOptions;
   readonly #settings: AttemptSettings;
@@ -216,6 +238,13 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     }
     const options = this.#options;
     const requestId = requestIdOf(req, options.trustRequestId);
+    // Before anything is read, waited for or prepared: a refused request holds no slot and no body.
+    const refusal = refusalOf(req);
+    if (refusal !== undefined) {
+      this.#emitReject({ req, requestId, upgrade: false }, refusal.rendered.status, refusal.reason);
+      writeRejection(req, res, refusal.rendered);
+      return undefined;
+    }
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
     const robots = this.#robots?.matches(req) === true ? this.#robots : undefined;
     const call: Call = { req, res, requestId, upgrade: false, robots, leaving: undefined };
@@ -375,6 +404,12 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     if (!isWebSocketUpgrade(req)) {
       this.#emitReject(subject, 400, 'not-a-websocket');
       writeSocketResponse(socket, notAWebSocket);
+      return;
+    }
+    const refusal = refusalOf(req);
+    if (refusal !== undefined) {
+      this.#emitReject(subject, refusal.rendered.status, refusal.reason);
+      writeSocketResponse(socket, refusal.rendered);
       return;
     }
     if (clientWentAway(req)) {

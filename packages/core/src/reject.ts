@@ -8,7 +8,12 @@ import type { RenderedError } from './render.js';
  */
 export type RejectReason =
   /** An upgrade that is not a WebSocket handshake (`Upgrade: h2c`, a POST): RFC 6455 §4.1. */
-  'not-a-websocket';
+  | 'not-a-websocket'
+  /**
+   * 400: a request-target with a `..` segment, as written or decoded (`/..%2fadmin`): it could leave the target's
+   * path at the upstream. The request-target rule of docs/proxy.md.
+   */
+  | 'unsafe-path';
 
 /** The plain answer to a refused request: short text, never cached, and the connection closes after it. */
 export function rejection(status: number, message: string): RenderedError {
