@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import { eagerUpstream, echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Gateway,
@@ -10,6 +10,7 @@ import {
   send,
   splitHead,
   startGateway,
+  until,
 } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
@@ -151,6 +152,49 @@ describe('request bodies', () => {
       expect(upstream?.requests).toBe(1);
     },
   );
+
+  it.each([
+    ['gzip, chunked', 'Transfer-Encoding: gzip, chunked\r\n'],
+    ['identity, chunked', 'Transfer-Encoding: identity, chunked\r\n'],
+    ['gzip then chunked, on two lines', 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n'],
+  ])('answers 501 to a transfer coding other than chunked alone (%s), never forwarded', async (_, coding) => {
+    const eager = await eagerUpstream();
+    upstream = eager;
+    gateway = await startGateway({ target: eager.url });
+    const zipped = gzipSync('GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { bytes, ending } = await rawExchange(
+      gateway.port,
+      Buffer.concat([
+        Buffer.from(`POST /h HTTP/1.1\r\nHost: gw\r\n${coding}\r\n${zipped.length.toString(16)}\r\n`),
+        zipped,
+        Buffer.from('\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: gw\r\n\r\n'),
+      ]),
+    );
+    const { head, body } = splitHead(bytes);
+    expect(head).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
+    expect(headerIn(head, 'connection')).toBe('close');
+    expect(headerIn(head, 'cache-control')).toBe('no-store');
+    expect(body).toBe('Not Implemented: the only Transfer-Encoding accepted is chunked\n');
+    expect(ending).toBe('fin');
+    expect(eager.requests).toBe(0);
+    expect(gateway.events.reject).toMatchObject([{ status: 501, reason: 'unsupported-transfer-coding' }]);
+  });
+
+  it('forwards chunked in any case as chunked, to an upstream that answers before reading the body', async () => {
+    const eager = await eagerUpstream();
+    upstream = eager;
+    gateway = await startGateway({ target: eager.url, retry: false });
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    const { bytes } = await rawExchange(
+      gateway.port,
+      `POST /h HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nTransfer-Encoding:  Chunked \r\n\r\n` +
+        `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`,
+    );
+    expect(bytes).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    await until(() => eager.received[0]?.ended === true);
+    expect(eager.received).toMatchObject([{ url: '/h', body: smuggled }]);
+    expect(eager.received[0]?.headers['transfer-encoding']).toBe('chunked');
+  });
 
   it('keeps Content-Length even when the client names it in Connection', async () => {
     const { port } = await echoGateway({ retry: false });
