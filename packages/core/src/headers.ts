@@ -45,6 +45,17 @@ function connectionTokens(headers: IncomingHttpHeaders): readonly string[] {
   return tokens;
 }
 
+/**
+ * Whether the request's Transfer-Encoding, if any, is one we forward: `chunked` alone. Node's parser accepts any
+ * list that ends in chunked and takes the chunks off, but not the codings before it: `gzip, chunked` re-framed as
+ * plain chunked would send a gzipped body the upstream takes for plain bytes. RFC 9112 §6.1: a server that receives
+ * a transfer coding it does not understand should answer 501.
+ */
+export function supportedTransferCoding(headers: IncomingHttpHeaders): boolean {
+  const coding = headers['transfer-encoding'];
+  return coding === undefined || coding === 'chunked' || coding.trim().toLowerCase() === 'chunked';
+}
+
 /** Options of request header handling. */
 export interface ForwardingOptions {
   /** Trust and extend X-Forwarded-* and Forwarded from the client, instead of replacing them. */

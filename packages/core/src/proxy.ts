@@ -9,7 +9,7 @@ import { clientWentAway } from './classify.js';
 import { createEngine } from './engine.js';
 import { errorOf, type GatewayError } from './errors.js';
 import type { GatewayFailure, Timings } from './failure.js';
-import { prepareRequestHeaders } from './headers.js';
+import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
 import { type Admission, type ConcurrencyLimiter, createLimiter } from './limiter.js';
 import type { ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
 import {
@@ -164,13 +164,18 @@ const unsafePath: Refusal = {
   reason: 'unsafe-path',
   rendered: rejection(400, 'the path has a .. segment, as written or decoded'),
 };
+const unsupportedTransferCoding: Refusal = {
+  reason: 'unsupported-transfer-coding',
+  rendered: rejection(501, 'the only Transfer-Encoding accepted is chunked'),
+};
 
 /**
  * Whether the proxy refuses `req` before forwarding it, and why: a request-target that would leave the target's path
- * (the rule of request-target.ts).
+ * (the rule of request-target.ts), or a transfer coding we cannot forward with its meaning (RFC 9112 §6.1).
  */
 function refusalOf(req: IncomingMessage): Refusal | undefined {
   if (leavesTargetPath(req.url ?? '/')) return unsafePath;
+  if (!supportedTransferCoding(req.headers)) return unsupportedTransferCoding;
   return undefined;
 }
 

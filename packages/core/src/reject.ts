@@ -13,7 +13,12 @@ export type RejectReason =
    * 400: a request-target with a `..` segment, as written or decoded (`/..%2fadmin`): it could leave the target's
    * path at the upstream. The request-target rule of docs/proxy.md.
    */
-  | 'unsafe-path';
+  | 'unsafe-path'
+  /**
+   * 501: a Transfer-Encoding other than `chunked` alone (`gzip, chunked`): RFC 9112 §6.1. Re-framed as plain chunked
+   * the body would change meaning; the body is never read.
+   */
+  | 'unsupported-transfer-coding';
 
 /** The plain answer to a refused request: short text, never cached, and the connection closes after it. */
 export function rejection(status: number, message: string): RenderedError {
