@@ -74,6 +74,41 @@ describe('built-in messages', () => {
   });
 });
 
+describe('the exported message tables are frozen (issue 13, item 9)', () => {
+  const original = englishMessages.badGateway.heading;
+
+  it.each([
+    [
+      'englishMessages.badGateway.heading',
+      () => ((englishMessages.badGateway as { heading: string }).heading = 'Hacked'),
+    ],
+    ['englishMessages.retryNow', () => ((englishMessages as { retryNow: string }).retryNow = 'Hacked')],
+    ['englishMessages.badGateway', () => ((englishMessages as { badGateway: unknown }).badGateway = { heading: 'x' })],
+    [
+      'builtInMessages.fr.badGateway.heading',
+      () => ((builtInMessages.fr?.badGateway as { heading: string }).heading = 'Piraté'),
+    ],
+    ['builtInMessages.fr.retryNow', () => ((builtInMessages.fr as { retryNow: string }).retryNow = 'Piraté')],
+    ['builtInMessages.xx', () => ((builtInMessages as Record<string, unknown>).xx = {})],
+    ['delete builtInMessages.en', () => delete (builtInMessages as Record<string, unknown>).en],
+  ])('a write to %s throws (strict mode)', (_, write) => {
+    expect(write).toThrow(TypeError);
+  });
+
+  it('a responder created after an attempted change renders the original text', () => {
+    try {
+      (englishMessages.badGateway as { heading: string }).heading = 'Hacked';
+    } catch {}
+    try {
+      (builtInMessages.fr?.badGateway as { heading: string }).heading = 'Piraté';
+    } catch {}
+    expect(page({}, 'en').body).toContain(original);
+    expect(page({}, 'en').body).not.toContain('Hacked');
+    expect(page({}, 'fr').body).toContain('Nous n’avons pas pu joindre');
+    expect(page({}, 'fr').body).not.toContain('Piraté');
+  });
+});
+
 describe('relativeTime', () => {
   it.each([
     [1, 'en', 'in 1 second'],
