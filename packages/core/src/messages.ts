@@ -360,8 +360,19 @@ const zh: MessageOverrides = {
   diagnostics: '诊断信息（仅限开发模式）',
 };
 
-/** The languages built in, by BCP 47 primary tag. */
-export const builtInMessages: Readonly<Record<string, MessageOverrides>> = Object.freeze({
+/**
+ * Freezes `table` and every object in it. The exported tables are shared by every responder created later in the
+ * process: a write by any importer (`englishMessages.badGateway.heading = ...`) would change every page after it.
+ */
+function deepFreeze<T extends object>(table: T): T {
+  for (const value of Object.values(table)) {
+    if (typeof value === 'object' && value !== null) deepFreeze(value);
+  }
+  return Object.freeze(table);
+}
+
+/** The languages built in, by BCP 47 primary tag. Frozen, deep. */
+export const builtInMessages: Readonly<Record<string, MessageOverrides>> = deepFreeze({
   en,
   es,
   fr,
@@ -371,8 +382,8 @@ export const builtInMessages: Readonly<Record<string, MessageOverrides>> = Objec
   zh,
 });
 
-/** English, complete: the base every language is merged onto. */
-export const englishMessages: Readonly<Messages> = en;
+/** English, complete: the base every language is merged onto. Frozen, deep. */
+export const englishMessages: Readonly<Messages> = deepFreeze(en);
 
 /** `base` with `overrides` laid over it, page copy merged field by field. */
 export function mergeMessages(base: Messages, overrides: MessageOverrides | undefined): Messages {
@@ -450,7 +461,7 @@ export function resolveMessages(overrides: Readonly<Record<string, MessageOverri
     if (given !== undefined) checkOverrides(locale, given);
     const primary = locale.split('-')[0]?.toLowerCase() ?? '';
     const builtIn = mergeMessages(englishMessages, builtInMessages[primary]);
-    byLocale.set(locale, Object.freeze(mergeMessages(builtIn, given)));
+    byLocale.set(locale, deepFreeze(mergeMessages(builtIn, given)));
   }
   return byLocale;
 }
