@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import {
   certificates,
+  eagerUpstream,
   garbageUpstream,
   hangingUpstream,
   httpUpstream,
@@ -14,7 +15,7 @@ import {
   webSocketEchoUpstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Gateway, headerIn, rawExchange, splitHead, startGateway, until } from './proxy-helpers.js';
+import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway, until } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
 let gateway: Gateway | undefined;
@@ -184,5 +185,64 @@ describe('a failing upgrade is answered with an HTTP error on the raw socket, th
     await until(() => gateway?.events.abort.length === 1, 2000, 'the abort event');
     expect(gateway.events.abort[0]).toMatchObject({ status: 499, upgrade: true, phase: 'response-head' });
     expect(gateway.events.failure).toHaveLength(0);
+  });
+});
+
+describe('a handshake cannot smuggle a request or leave a connection owing bytes (issue 13, item 1)', () => {
+  /** A request whose body is a whole request: read as one more request if the connection is owed body bytes. */
+  const smuggled = 'GET /admin/secret HTTP/1.1\r\nHost: admin.internal\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n';
+  const post = { method: 'POST', headers: { 'x-request-id': 'same-every-time' }, body: smuggled };
+
+  it.each([
+    ['Content-Length', 'Content-Length: 5\r\n'],
+    ['Transfer-Encoding', 'Transfer-Encoding: chunked\r\n'],
+    ['a zero Content-Length', 'Content-Length: 0\r\n'],
+  ])('answers a handshake with %s 400 and never forwards it', async (_name, framing) => {
+    const eager = await eagerUpstream();
+    upstream = eager;
+    gateway = await startGateway({ target: eager.url });
+    const { bytes, ending } = await rawExchange(gateway.port, handshake('/ws', framing));
+    expect(ending).toBe('fin');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(headerIn(head, 'connection')).toBe('close');
+    expect(headerIn(head, 'cache-control')).toBe('no-store');
+    expect(headerIn(head, 'content-type')).toBe('text/plain; charset=utf-8');
+    expect(body).toBe('Bad Request: a WebSocket handshake has no body\n');
+    expect(eager.requests).toBe(0);
+    expect(gateway.events.reject).toMatchObject([{ status: 400, reason: 'upgrade-with-body', upgrade: true }]);
+  });
+
+  it('a handshake announcing the length of the next request cannot make the upstream read that request as a body', async () => {
+    const eager = await eagerUpstream({ status: 404 });
+    upstream = eager;
+    gateway = await startGateway({ target: eager.url });
+    // Once, to learn how long the head of this POST is when the gateway forwards it.
+    expect((await send(`${gateway.url}/x`, post)).status).toBe(404);
+    const [first] = eager.received;
+    let length = Buffer.byteLength(`POST /x HTTP/1.1\r\n\r\n`);
+    for (let i = 0; i + 1 < (first?.rawHeaders.length ?? 0); i += 2) {
+      length += Buffer.byteLength(`${first?.rawHeaders[i]}: ${first?.rawHeaders[i + 1]}\r\n`);
+    }
+    // The handshake announces that many body bytes and sends none. Forwarded, the upstream answers at once (before
+    // the body), the connection goes back to the pool owing that body, and the next request's head is read as it: its
+    // body, a whole request, comes next (nginx parses it as one; Node's parser stops there, after an upgrade).
+    await rawExchange(gateway.port, handshake('/ws', `Content-Length: ${length}\r\n`));
+    expect((await send(`${gateway.url}/x`, post)).status).toBe(404);
+    await until(() => eager.received.every((request) => request.ended), 5000, 'every body the upstream expects');
+    expect(eager.received.map((request) => `${request.method} ${request.url}`)).toEqual(['POST /x', 'POST /x']);
+    expect(eager.received.map((request) => request.body)).toEqual([smuggled, smuggled]);
+  });
+
+  it('never returns the connection of a handshake the upstream answered without a 101 to the pool', async () => {
+    const eager = await eagerUpstream({ status: 404 });
+    upstream = eager;
+    gateway = await startGateway({ target: eager.url });
+    const { bytes } = await rawExchange(gateway.port, handshake('/ws'));
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    expect((await send(`${gateway.url}/next`)).status).toBe(404);
+    expect(eager.received.map((request) => request.url)).toEqual(['/ws', '/next']);
+    // The request after the handshake went out on a connection of its own.
+    expect(eager.connections).toBe(2);
   });
 });
