@@ -143,6 +143,12 @@ export function createEngine(): Engine {
       );
       proxyReq.on('response', (proxyRes: IncomingMessage) => relay(socket, proxyRes));
       proxyReq.end();
+      // A handshake's connection never goes back to the pool, whatever the upstream answers. After a 101 it is the
+      // tunnel's; after any other answer its state is unknown: an upstream that answers before reading a body may
+      // still expect one (RFC 9112 §9.6). Node writes `Connection: upgrade`, which it reads as keep-alive, and pools
+      // the connection after a non-101 answer unless told otherwise once the head is written (as it is by end()):
+      // it then closes the connection when the answer ends.
+      proxyReq.shouldKeepAlive = false;
     },
   };
 }

@@ -28,7 +28,7 @@ import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import { createRobotsKeeper, type RobotsKeeper, robotsSource } from './robots.js';
 import type { Target } from './targets.js';
 import type { FailurePhase } from './taxonomy.js';
-import { isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
+import { announcesBody, isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
 import type { AttemptResult } from './verdict.js';
 
 export type {
@@ -153,7 +153,6 @@ function resultOf(outcome: Outcome): AttemptResult {
 
 /** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
 const notAWebSocket: RenderedError = rejection(400, 'only WebSocket upgrades are proxied');
-
 /** A request the proxy refuses to forward, and its answer. */
 interface Refusal {
   readonly reason: RejectReason;
@@ -167,6 +166,11 @@ const unsafePath: Refusal = {
 const unsupportedTransferCoding: Refusal = {
   reason: 'unsupported-transfer-coding',
   rendered: rejection(501, 'the only Transfer-Encoding accepted is chunked'),
+};
+
+const upgradeWithBody: Refusal = {
+  reason: 'upgrade-with-body',
+  rendered: rejection(400, 'a WebSocket handshake has no body'),
 };
 
 /**
@@ -411,7 +415,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       writeSocketResponse(socket, notAWebSocket);
       return;
     }
-    const refusal = refusalOf(req);
+    const refusal = refusalOf(req) ?? (announcesBody(req) ? upgradeWithBody : undefined);
     if (refusal !== undefined) {
       this.#emitReject(subject, refusal.rendered.status, refusal.reason);
       writeSocketResponse(socket, refusal.rendered);

@@ -18,7 +18,9 @@ export type RejectReason =
    * 501: a Transfer-Encoding other than `chunked` alone (`gzip, chunked`): RFC 9112 §6.1. Re-framed as plain chunked
    * the body would change meaning; the body is never read.
    */
-  | 'unsupported-transfer-coding';
+  | 'unsupported-transfer-coding'
+  /** 400: a WebSocket handshake that announces a body (Content-Length or Transfer-Encoding): see `announcesBody`. */
+  | 'upgrade-with-body';
 
 /** The plain answer to a refused request: short text, never cached, and the connection closes after it. */
 export function rejection(status: number, message: string): RenderedError {

@@ -29,6 +29,17 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /**
+ * Whether a handshake announces a body: any Content-Length (even 0) or Transfer-Encoding. Node's server reads no body
+ * for an upgrade request (the bytes after its head belong to the new protocol, or to nobody). Forwarded, the length
+ * would make the upstream read that many bytes of whatever comes next on its connection as this body: the next
+ * request on it, anyone's, loses its head, and its body is parsed as a request of the attacker's (RFC 9112 §6.3,
+ * §11.2: request smuggling). A WebSocket handshake has no body (RFC 6455 §4.1), so none is ever forwarded.
+ */
+export function announcesBody(req: IncomingMessage): boolean {
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
  * Writes an HTTP response on a raw socket that was never upgraded, then closes it: status line, the rendered
  * headers (Retry-After, Proxy-Status, Content-Length, ...), `Connection: close` (RFC 9112 §9.6), the body.
  */
