@@ -110,6 +110,17 @@ function record(app: RunningApp) {
   return events;
 }
 
+/** Writes `text` on a raw connection, then nothing, and resolves with what came back once the gateway closed it. */
+function rawRequestOf(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket: Socket = connect(port, '127.0.0.1', () => socket.write(text));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+  });
+}
+
 /** Polls `check` every 10 ms until it holds; fails after `ms`. */
 async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = performance.now() + ms;
@@ -395,6 +406,44 @@ describe.each(adapters)('$name: resilience', (adapter) => {
     expect((await first).status).toBe(200);
     expect((await second).status).toBe(200);
     expect(upstream.requests).toBe(2);
+  });
+
+  it('frees the slot of a client that stalls: one that never reads its answer, one that stops its upload (408)', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 97);
+    const app = await h.gateway(
+      () =>
+        httpUpstream((req, res) => {
+          req.resume();
+          if (req.url === '/small' || req.url === '/upload') {
+            req.on('end', () => res.end('small answer\n'));
+            return;
+          }
+          // An endless answer, written as fast as the gateway takes it.
+          const pump = () => {
+            while (!res.destroyed && res.write(chunk));
+          };
+          res.on('drain', pump);
+          pump();
+        }),
+      { concurrency: { max: 1, queue: 0 }, timeouts: { idle: 300 }, breaker: { consecutiveFailures: 1 } },
+    );
+    const events = record(app);
+    const reader = connect(app.port, '127.0.0.1', () => reader.write('GET /api/endless HTTP/1.1\r\nHost: gw\r\n\r\n'));
+    reader.on('error', () => {});
+    reader.pause();
+    await waitFor(() => events.abort.length === 1, 'the reader to be cut', 10_000);
+    reader.destroy();
+    expect(events.abort[0]).toMatchObject({ stalled: 'client-read', status: 499, headSent: true });
+    expect((await request(app.url).get('/api/small')).text).toBe('small answer\n');
+
+    const upload = await rawRequestOf(
+      app.port,
+      'PUT /api/upload HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n0123456789',
+    );
+    expect(upload.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(events.abort[1]).toMatchObject({ stalled: 'client-body', status: 408, headSent: false });
+    expect((await request(app.url).get('/api/small')).text).toBe('small answer\n');
+    expect(events.failure).toEqual([]);
   });
 
   describe('robots.txt', () => {

@@ -4,7 +4,7 @@ import { classify, clientWentAway } from './classify.js';
 import type { Engine } from './engine.js';
 import { failureOf, type GatewayFailure, receivedFailure, type Timings } from './failure.js';
 import { responseHeaders, writeResponseHead } from './headers.js';
-import type { TimeoutName } from './proxy-events.js';
+import type { ClientStall, TimeoutName } from './proxy-events.js';
 import type { ResolvedTimeouts, UpstreamTarget } from './proxy-options.js';
 import { abortResponse } from './respond.js';
 import type { FailurePhase, FailureType } from './taxonomy.js';
@@ -13,8 +13,17 @@ import type { FailurePhase, FailureType } from './taxonomy.js';
 export type Outcome =
   /** The upstream's answer went to the client, complete. */
   | { readonly kind: 'answered'; readonly status: number; readonly timings: Timings }
-  /** The client went away first. */
-  | { readonly kind: 'aborted'; readonly phase: FailurePhase; readonly headSent: boolean; readonly timings: Timings }
+  /**
+   * The client went away first, or stalled: it sent no body bytes, or took no response bytes, for `timeouts.idle`.
+   * After the head, a stalled client's connection was cut; before it, answering (408) is the caller's.
+   */
+  | {
+      readonly kind: 'aborted';
+      readonly phase: FailurePhase;
+      readonly headSent: boolean;
+      readonly stalled: ClientStall | undefined;
+      readonly timings: Timings;
+    }
   /** The upstream failed (or answered a 5xx we intercept). After the head, the client connection was aborted. */
   | {
       readonly kind: 'failed';
@@ -133,10 +142,11 @@ export function watchConnection(
 }
 
 /**
- * Runs one attempt of `req` against `target` and streams the answer into `res`, with its own timers:
- * connect, then response (re-armed once the request is fully sent), then idle between body bytes; and the overall
- * deadline until the head. A failure before the head settles as `failed` with nothing written, so the caller can
- * retry or answer; after the head, the client connection is aborted (never an appended byte, never a clean end).
+ * Runs one attempt of `req` against `target` and streams the answer into `res`, under one timer that measures the
+ * silence of the side the exchange waits on (see `waitingOn`), and the overall deadline until the head. A failure
+ * before the head settles as `failed` with nothing written, so the caller can retry or answer; after the head, the
+ * client connection is aborted (never an appended byte, never a clean end). A client that stalls settles as
+ * `aborted` with `stalled` set: never counted against the upstream.
  */
 export function runAttempt(
   settings: AttemptSettings,
@@ -155,8 +165,19 @@ export function runAttempt(
     let proxyRes: IncomingMessage | undefined;
     let done = false;
     let headSent = false;
-    // Whether the upstream took request bytes since the timer last looked (it stops while a client uploads slowly).
-    let drained = false;
+    // The body is streamed from `req` (not held in memory): an upload the client may stall.
+    const uploading = body === undefined;
+    // When each side last moved, for the timer (see waitingOn). Timestamps rather than a timer restarted per chunk:
+    // the timer looks at them only when it fires.
+    let stepAt = started;
+    /** The upstream's last response body bytes, or when we began reading it again after the client drained. */
+    let upstreamAt = started;
+    /** The client's last request body bytes, or the upstream's last drain of them (our reading resumed). */
+    let uploadAt = started;
+    /** When we began waiting for the client to take what we wrote, or the last chunk it took since. */
+    let clientAt = started;
+    /** Our writes to the client are blocked (the upstream is paused), or all is written and not yet taken. */
+    let waitingOnClient = false;
     let timer: NodeJS.Timeout = setTimeout(onTimer, timeouts.connect);
     let timerMs = timeouts.connect;
     const deadline = Number.isFinite(deadlineAt)
@@ -181,6 +202,7 @@ export function runAttempt(
       clearTimeout(timer);
       clearTimeout(deadline);
       res.off('close', onClientClose);
+      if (uploading) req.off('data', onUpload);
       timings.total = since();
       resolve(outcome);
     }
@@ -201,36 +223,67 @@ export function runAttempt(
         settle({ kind: 'answered', status: res.statusCode, timings });
         return;
       }
-      settle({ kind: 'aborted', phase: phaseOf[step], headSent, timings });
+      settle({ kind: 'aborted', phase: phaseOf[step], headSent, stalled: undefined, timings });
       stopUpstream();
+    }
+    function clientStalled(stalled: ClientStall): void {
+      settle({ kind: 'aborted', phase: phaseOf[step], headSent, stalled, timings });
+      stopUpstream();
+      // After the head the status is out: the client finds its answer cut. Before it, the caller answers 408.
+      if (headSent) abortResponse(res);
+    }
+    /**
+     * The timer's one rule: it measures the silence of the side the exchange waits on, and `[side, since, limit]`
+     * says which, since when, for how long. The upstream while it connects, reads an upload we are blocked on,
+     * prepares its head, or owes body bytes; the client while its upload is expected (not held back by us), or while
+     * it has not taken what we wrote (nginx's client_body_timeout and send_timeout). A client is never forgiven for
+     * being slow on a side we do not wait on, and no side is blamed for the other's silence.
+     */
+    function waitingOn(): [side: ClientStall | 'upstream', since: number, limit: number] {
+      const blocked = proxyReq?.writableNeedDrain === true;
+      switch (step) {
+        case 'connect':
+          return ['upstream', stepAt, timeouts.connect];
+        case 'send':
+          return blocked ? ['upstream', uploadAt, timeouts.response] : ['client-body', uploadAt, timeouts.idle];
+        case 'wait':
+          return ['upstream', stepAt, timeouts.response];
+        case 'body':
+          if (waitingOnClient) return ['client-read', clientAt, timeouts.idle];
+          // An upstream that answered early may wait for the rest of the upload: the client's silence comes first.
+          if (uploading && !req.complete && !blocked) return ['client-body', uploadAt, timeouts.idle];
+          return ['upstream', upstreamAt, timeouts.idle];
+      }
     }
     function onTimer(): void {
       if (done) return;
-      if (step === 'send' && (drained || proxyReq?.writableNeedDrain !== true)) {
-        // The upload is moving, or waiting for the client: not the upstream's fault. Look again later.
-        drained = false;
-        timer.refresh();
+      const [side, since, limit] = waitingOn();
+      const silence = performance.now() - since;
+      if (silence < limit) {
+        // That side moved since the timer was set (or the timer ran a fraction early): wait out the rest.
+        arm(limit - silence);
         return;
       }
-      if (step === 'body' && res.writableNeedDrain) {
-        // The client reads slowly and holds the upstream back: silence that is not the upstream's.
-        timer.refresh();
+      if (side !== 'upstream') {
+        clientStalled(side);
         return;
       }
       const timeout: TimeoutName = step === 'connect' ? 'connect' : step === 'body' ? 'idle' : 'response';
-      fail(timeoutFailure(step, timeout, timerMs, target, timings), timeout);
+      fail(timeoutFailure(step, timeout, limit, target, timings), timeout);
     }
     function onDeadline(): void {
       if (done || headSent) return;
       fail(timeoutFailure(step, 'deadline', deadlineAt - started, target, timings), 'deadline');
     }
-    function onDrain(): void {
-      drained = true;
+    /** The upload moved: the client sent body bytes, or the upstream took ours (and our reading resumes). */
+    function onUpload(): void {
+      uploadAt = performance.now();
     }
     function waitForHead(): void {
       if (done || step === 'wait' || step === 'body') return;
-      proxyReq?.off('drain', onDrain);
+      proxyReq?.off('drain', onUpload);
       step = 'wait';
+      stepAt = performance.now();
       arm(timeouts.response);
     }
     function connected(): void {
@@ -241,20 +294,31 @@ export function runAttempt(
         return;
       }
       step = 'send';
-      arm(timeouts.response);
-      proxyReq.on('drain', onDrain);
+      uploadAt = performance.now();
+      arm(Math.min(timeouts.response, timeouts.idle));
+      proxyReq.on('drain', onUpload);
       proxyReq.once('finish', waitForHead);
     }
-    // The body is relayed by hand rather than piped: the idle timer needs a 'data' listener anyway, and pipe() would
-    // add six more listeners per response for what these few lines do.
+    // The body is relayed by hand rather than piped: the timer needs to see both sides move, and pipe() would add six
+    // more listeners per response for what these few lines do.
     function onBodyData(chunk: Buffer): void {
-      timer.refresh();
-      if (!res.write(chunk)) {
+      upstreamAt = performance.now();
+      if (!res.write(chunk, onClientTook)) {
+        // Until the client takes it, we wait on the client.
+        waitingOnClient = true;
+        clientAt = upstreamAt;
         proxyRes?.pause();
         res.once('drain', onClientDrain);
       }
     }
+    /** A chunk reached the client's socket (the kernel accepted it): the client's progress while we wait on it. */
+    function onClientTook(): void {
+      if (waitingOnClient) clientAt = performance.now();
+    }
     function onClientDrain(): void {
+      waitingOnClient = false;
+      // The upstream's silence counts from the moment we read it again.
+      upstreamAt = performance.now();
       proxyRes?.resume();
     }
     function onBodyClose(): void {
@@ -263,8 +327,9 @@ export function runAttempt(
         fail(failureOf('http_response_incomplete', { phase: 'response-body' }), undefined);
         return;
       }
-      // Nothing more to wait for from the upstream; the client's reading is not ours to time.
-      clearTimeout(timer);
+      // Nothing more to wait for from the upstream; the client still has to take the last bytes ('close' settles).
+      waitingOnClient = true;
+      clientAt = performance.now();
       res.end();
     }
     function onBodyError(error: Error): void {
@@ -325,6 +390,7 @@ export function runAttempt(
           }
           headSent = true;
           step = 'body';
+          upstreamAt = performance.now();
           arm(timeouts.idle);
           response.on('data', onBodyData);
           response.on('error', onBodyError);
@@ -336,7 +402,7 @@ export function runAttempt(
         error(error) {
           if (done) return;
           if (clientWentAway(req)) {
-            settle({ kind: 'aborted', phase: phaseOf[step], headSent, timings });
+            settle({ kind: 'aborted', phase: phaseOf[step], headSent, stalled: undefined, timings });
             stopUpstream();
             return;
           }
@@ -344,5 +410,7 @@ export function runAttempt(
         },
       },
     );
+    // Once the engine piped `req`, so that the pipe, not this watcher, starts its flow; unless it is already over.
+    if (uploading && !done) req.on('data', onUpload);
   });
 }

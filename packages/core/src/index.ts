@@ -61,6 +61,7 @@ export {
 export { builtInMessages, englishMessages, type MessageOverrides, type Messages, type PageCopy } from './messages.js';
 export { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
 export type {
+  ClientStall,
   ProxyBreakerEvent,
   ProxyHealthEvent,
   ProxyRejectEvent,

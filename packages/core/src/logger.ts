@@ -35,7 +35,7 @@ export interface LogLevels {
    */
   retry?: LogLevel | false;
   /**
-   * The client went away (499).
+   * The client went away (499), or stalled and was cut off or answered 408 (`stalled`).
    * @default 'info'
    */
   abort?: LogLevel | false;
@@ -124,7 +124,11 @@ function abortLine(event: ProxyAbortEvent): [Record<string, unknown>, string] {
   line.status = event.status;
   line.phase = event.phase;
   line.headSent = event.headSent;
-  return [line, 'client closed request'];
+  if (event.stalled === undefined) return [line, 'client closed request'];
+  line.stalled = event.stalled;
+  const what = event.stalled === 'client-body' ? 'sent no request body' : 'took no response bytes';
+  const then = event.headSent ? 'connection cut' : `answered ${event.status}`;
+  return [line, `client ${what} for timeouts.idle; ${then}`];
 }
 
 function responseLine(event: ProxyResponseEvent): [Record<string, unknown>, string] {

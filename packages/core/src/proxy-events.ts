@@ -7,6 +7,13 @@ import type { FailurePhase } from './taxonomy.js';
 export type TimeoutName = 'connect' | 'response' | 'idle' | 'deadline';
 
 /**
+ * How a client stalled for `timeouts.idle` while the exchange waited on it: it sent no request body bytes
+ * (`client-body`, nginx's client_body_timeout), or took none of the response bytes written to it (`client-read`,
+ * nginx's send_timeout).
+ */
+export type ClientStall = 'client-body' | 'client-read';
+
+/**
  * What every event says. `upstream` and `path` are internal: for logs and metrics, never for clients. Events are
  * built only when someone listens.
  */
@@ -54,14 +61,26 @@ export interface ProxyRetryEvent extends ProxyEvent {
   failure: GatewayFailure;
 }
 
-/** The client went away before the answer was complete: logged as 499, never counted against the upstream. */
+/**
+ * The client went away before the answer was complete, or stalled and the proxy ended the exchange: logged as 499
+ * (408 when a 408 was answered), never counted against the upstream.
+ */
 export interface ProxyAbortEvent extends ProxyEvent {
-  /** nginx's "client closed request", for logs that want a status. Nothing is sent. */
-  status: 499;
-  /** The step the exchange was at when the client left. */
+  /**
+   * 499, nginx's "client closed request", for logs that want a status: nothing more was sent. 408 when the client
+   * stalled its request body before anything was sent, and was answered 408 Request Timeout.
+   */
+  status: 499 | 408;
+  /** The step the exchange was at when the client left or stalled. */
   phase: FailurePhase;
   /** Whether part of the response had already gone to the client. */
   headSent: boolean;
+  /**
+   * Set when the client did not leave but stalled for `timeouts.idle`: `client-body` (it stopped sending its body)
+   * or `client-read` (it stopped taking the response). The proxy then ended the exchange: 408 and a close before
+   * the head, a cut connection after it; the upstream request was aborted.
+   */
+  stalled: ClientStall | undefined;
 }
 
 /** The upstream's answer went through to the client, complete (whatever its status, 5xx passed through included). */

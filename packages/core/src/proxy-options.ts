@@ -31,9 +31,12 @@ export interface TimeoutOptions {
    */
   response?: number;
   /**
-   * The longest silence between two body bytes of the response, once its head went to the client. Ends in an
-   * aborted client connection (the status was already sent), reported as `connection_read_timeout`. Time the client
-   * itself takes to read (backpressure) does not count.
+   * The longest silence of the side the exchange waits on, once the request is under way: between two body bytes of
+   * the response (the upstream: an aborted client connection, since the head already went out, reported as
+   * `connection_read_timeout`), and on the client's side (nginx's `client_body_timeout` and `send_timeout`): a request
+   * body that stops arriving, or an answer the client stops taking, ends the exchange as a client stall (408 and a
+   * close when nothing was sent yet, else a cut connection; an `abort` event with `stalled`), never counted against
+   * the upstream. Time the upstream is held back by a slow client does not count against it.
    * @default 30000
    */
   idle?: number;
@@ -74,8 +77,9 @@ export interface RetryOptions {
    */
   retries?: number;
   /**
-   * Largest request body buffered so that it can be replayed; larger bodies, and bodies of unknown length, are
-   * streamed and never retried.
+   * Largest request body buffered so that it can be replayed (and, with a `concurrency` limit, read before a slot is
+   * taken, so a client that stalls it never holds one); larger bodies, and bodies of unknown length, are streamed and
+   * never retried.
    * @default 65536
    */
   maxBufferedBody?: number;

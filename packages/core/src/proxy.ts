@@ -11,7 +11,7 @@ import { errorOf, type GatewayError } from './errors.js';
 import type { GatewayFailure, Timings } from './failure.js';
 import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
 import { type Admission, type ConcurrencyLimiter, createLimiter } from './limiter.js';
-import type { ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
+import type { ClientStall, ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
 import {
   type ProxyOptions,
   type ResolvedProxyOptions,
@@ -20,7 +20,7 @@ import {
 } from './proxy-options.js';
 import { type RejectReason, rejection, writeRejection } from './reject.js';
 import type { RenderedError } from './render.js';
-import { hasBody, noBody, prepareBody } from './request-body.js';
+import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { leavesTargetPath } from './request-target.js';
 import { defaultErrorResponder } from './responder.js';
@@ -32,6 +32,7 @@ import { announcesBody, isWebSocketUpgrade, runUpgrade, writeSocketResponse } fr
 import type { AttemptResult } from './verdict.js';
 
 export type {
+  ClientStall,
   ProxyAbortEvent,
   ProxyBreakerEvent,
   ProxyEvent,
@@ -62,7 +63,8 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
   /**
    * Forwards `req` and streams the answer into `res`. Resolves with an error to render when the request failed
    * before any response byte went out (an upstream failure after the retries, an open circuit, no healthy target,
-   * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then),
+   * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then)
+   * or stalled for `timeouts.idle` (answered 408 before the head, its connection cut after),
    * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
    * answered with its last good copy, or when it came over HTTP/2 (its stream is reset with HTTP_1_1_REQUIRED, and
    * browsers ask again over HTTP/1.1), or when the proxy refused it itself (a `reject` event; the answer, such as a
@@ -153,6 +155,9 @@ function resultOf(outcome: Outcome): AttemptResult {
 
 /** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
 const notAWebSocket: RenderedError = rejection(400, 'only WebSocket upgrades are proxied');
+/** RFC 9110 §15.5.9: the request body stopped arriving before anything was answered (it stalled for `idle`). */
+const bodyTimeout: RenderedError = rejection(408, 'the request body stopped arriving');
+
 /** A request the proxy refuses to forward, and its answer. */
 interface Refusal {
   readonly reason: RejectReason;
@@ -257,10 +262,12 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
     const robots = this.#robots?.matches(req) === true ? this.#robots : undefined;
     const call: Call = { req, res, requestId, upgrade: false, robots, leaving: undefined };
+    // Before a slot is taken: a client that stalls its body (held in memory: at most maxBufferedBody) never holds one.
+    const prepared = hasBody(req) ? await this.#prepareBody(call) : noBody;
+    if (prepared === undefined) return undefined;
     let admission: Admission | undefined;
     try {
       if (this.#limiter !== undefined) {
-        // Before the body is read: a request that waits for a slot holds no buffered body.
         call.leaving = clientLeaving(req, res);
         admission = await this.#limiter.acquire(call.leaving.signal);
         if (!admission.admitted) {
@@ -272,20 +279,40 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
           return this.#answer(call, admission.failure);
         }
       }
-      return await this.#attempts(call);
+      return await this.#attempts(call, prepared);
     } finally {
       if (admission?.admitted) admission.release();
       call.leaving?.stop();
     }
   }
 
-  /** Prepares the body, then runs attempts until one is answered, the client leaves, or no retry follows. */
-  async #attempts(call: Call): Promise<GatewayError | undefined> {
+  /**
+   * Decides how the body is sent, reading it when it is small enough to hold and either a retry could replay it or a
+   * concurrency slot is to be taken. `undefined` when the request ended there: the client left, or stalled its body
+   * (answered 408).
+   */
+  async #prepareBody(call: Call): Promise<RequestBody | undefined> {
     const { req, res } = call;
     const options = this.#options;
-    // A body can only be replayed if we keep a copy: small ones are kept when a retry could use them.
-    const prepared = hasBody(req) ? await prepareBody(req, options.maxBufferedBody, options.retries > 0) : noBody;
-    if (prepared === undefined || clientWentAway(req)) {
+    const buffer = options.retries > 0 || this.#limiter !== undefined;
+    const prepared = await prepareBody(req, options.maxBufferedBody, buffer, options.timeouts.idle);
+    if (prepared === 'stalled') {
+      writeRejection(req, res, bodyTimeout);
+      this.#emitAbort(call, undefined, 0, 'request', false, {}, 'client-body');
+      return undefined;
+    }
+    if (prepared === 'left') {
+      this.#emitAbort(call, undefined, 0, 'request', false, {});
+      return undefined;
+    }
+    return prepared;
+  }
+
+  /** Runs attempts until one is answered, the client leaves or stalls, or no retry follows. */
+  async #attempts(call: Call, prepared: RequestBody): Promise<GatewayError | undefined> {
+    const { req, res } = call;
+    const options = this.#options;
+    if (clientWentAway(req)) {
       this.#emitAbort(call, undefined, 0, 'request', false, {});
       return undefined;
     }
@@ -324,7 +351,9 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         return undefined;
       }
       if (outcome.kind === 'aborted') {
-        this.#emitAbort(call, target, attempt, outcome.phase, outcome.headSent, outcome.timings);
+        // A client that stalled its upload before anything was sent is answered; after the head it was cut.
+        if (outcome.stalled !== undefined && !outcome.headSent) writeRejection(req, res, bodyTimeout);
+        this.#emitAbort(call, target, attempt, outcome.phase, outcome.headSent, outcome.timings, outcome.stalled);
         return undefined;
       }
       const next = this.#nextAttempt(attempts, outcome, attempt, tried);
@@ -515,9 +544,16 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     phase: FailurePhase,
     headSent: boolean,
     timings: Timings,
+    stalled?: ClientStall,
   ): void {
     if (this.listenerCount('abort') === 0) return;
-    this.emit('abort', { ...this.#event(subject, target, attempt, timings), status: 499, phase, headSent });
+    this.emit('abort', {
+      ...this.#event(subject, target, attempt, timings),
+      status: stalled !== undefined && !headSent ? 408 : 499,
+      phase,
+      headSent,
+      stalled,
+    });
   }
 
   #emitReject(subject: Subject, status: number, reason: RejectReason): void {

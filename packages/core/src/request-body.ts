@@ -36,20 +36,49 @@ export function hasBody(req: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-/** Reads the whole request body, or `undefined` if the client left on the way. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  try {
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-  } catch {
-    return undefined;
-  }
-  return Buffer.concat(chunks);
+/** Why a body could not be read: the client left, or sent nothing for the idle timeout (it stalled). */
+export type UnreadBody = 'left' | 'stalled';
+
+/**
+ * Reads the whole request body, under the idle timer: a client that sends nothing for `idle` ms has stalled (nginx's
+ * client_body_timeout), and one whose connection closes first has left.
+ */
+function readBody(req: IncomingMessage, idle: number): Promise<Buffer | UnreadBody> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => end('stalled'), idle);
+    function onData(chunk: Buffer): void {
+      chunks.push(chunk);
+      timer.refresh();
+    }
+    function onEnd(): void {
+      end(Buffer.concat(chunks));
+    }
+    function onGone(): void {
+      end('left');
+    }
+    function end(result: Buffer | UnreadBody): void {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+      // A stalled or abandoned body is not read further: the connection is closed after our answer.
+      if (!Buffer.isBuffer(result)) req.pause();
+      resolve(result);
+    }
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    // 'close' before 'end': the connection closed mid-body (Node emits 'aborted' and 'error' only in some versions).
+    req.on('close', onGone);
+  });
 }
 
 /**
- * Decides how the attempts send the body, and reads it when it should be buffered. Resolves with `undefined` when
- * the client left while its body was read.
+ * Decides how the attempts send the body, and reads it when it should be buffered (`buffer`: a retry could replay
+ * it, or it is read before a concurrency slot is taken), under the idle timer. Resolves with `'left'` when the client
+ * left while its body was read, and `'stalled'` when it sent nothing for `idle` ms.
  *
  * A body an earlier parser consumed cannot be streamed again: piping an ended request would send the head with its
  * Content-Length and no bytes, and the upstream would wait for them until our response timeout. When the parser
@@ -60,8 +89,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 export async function prepareBody(
   req: IncomingMessage,
   maxBuffered: number,
-  wantReplay: boolean,
-): Promise<RequestBody | undefined> {
+  buffer: boolean,
+  idle: number,
+): Promise<RequestBody | UnreadBody> {
   if (!hasBody(req)) return noBody;
   if (req.readableDidRead || req.readableEnded) {
     const parsed = (req as IncomingMessage & { body?: unknown }).body;
@@ -78,11 +108,11 @@ export async function prepareBody(
     delete req.headers['transfer-encoding'];
     return { body, replayable: true };
   }
-  if (wantReplay) {
+  if (buffer) {
     const length = Number(req.headers['content-length']);
     if (Number.isInteger(length) && length <= maxBuffered) {
-      const body = await readBody(req);
-      return body === undefined ? undefined : { body, replayable: true };
+      const body = await readBody(req, idle);
+      return Buffer.isBuffer(body) ? { body, replayable: true } : body;
     }
   }
   return streamed;

@@ -187,6 +187,25 @@ describe('logTo (a structured logger)', () => {
     expect(lines[0]).toMatchObject({ level: 20, event: 'proxy.response', status: 200, path: '/ok' });
   });
 
+  it('logs a client that stalled its upload: what it did, and the 408', async () => {
+    upstream = await echoUpstream();
+    gateway = await startGateway({ target: upstream.url, timeouts: { idle: 200 } }, { record: false });
+    const { lines, stream } = logLines();
+    logTo(gateway.proxy, pino({ base: undefined }, stream));
+    const { bytes } = await rawExchange(gateway.port, 'PUT /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\n\r\n01234');
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    await until(() => lines.length === 1, 2000, 'the abort line');
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      event: 'proxy.abort',
+      status: 408,
+      phase: 'request',
+      headSent: false,
+      stalled: 'client-body',
+      msg: 'client sent no request body for timeouts.idle; answered 408',
+    });
+  });
+
   it('logs a circuit opening at warn', async () => {
     upstream = await refusingUpstream();
     gateway = await startGateway(

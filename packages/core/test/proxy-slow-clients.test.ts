@@ -27,6 +27,14 @@ async function upstreamOf(): Promise<Upstream & { cut: string[] }> {
     res.on('close', () => {
       if (!res.writableFinished) cut.push(req.url ?? '');
     });
+    if (req.url === '/early') {
+      // Answers before the upload is complete, and ends once it is.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('early answer\n');
+      req.resume();
+      req.on('end', () => res.end());
+      return;
+    }
     if (req.url === '/upload') {
       let size = 0;
       req.on('data', (data: Buffer) => {
@@ -136,13 +144,14 @@ describe('a client that does not read its answer', () => {
     open.push(upstream);
     const gateway = await gatewayOf(upstream.url, { timeouts: { idle: 1000 } });
     const client = rawClient(gateway.port, 'GET /big HTTP/1.1\r\nHost: gw\r\n\r\n', { read: true });
-    // Reads 2 MiB, then takes a break of a tenth of the idle timeout, until all of it arrived.
+    // Reads 1 MiB, then takes a break of a tenth of the idle timeout, until all of it arrived: the breaks add up to
+    // more than the idle timeout, which the upstream, held back meanwhile, is not blamed for.
     let bytes = 0;
     let sinceBreak = 0;
     client.socket.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       sinceBreak += chunk.length;
-      if (sinceBreak >= 2 << 20) {
+      if (sinceBreak >= 1 << 20) {
         sinceBreak = 0;
         client.socket.pause();
         setTimeout(() => client.socket.resume(), 100);
@@ -182,6 +191,38 @@ describe('a client that stalls its upload', () => {
     await until(() => upstream.cut.length === 2, 5000, 'both upstream requests to be aborted');
     expect(gateway.events.failure).toEqual([]);
     expect(await send(`${gateway.url}/small`)).toMatchObject({ status: 200, body: 'small answer\n' });
+  });
+
+  it('after an early answer: the connection is cut, and the answer found truncated', async () => {
+    const upstream = await upstreamOf();
+    const gateway = await gatewayOf(upstream.url);
+    const head = 'PUT /early HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\n';
+    const stalled = rawClient(gateway.port, `${head}0123456789`, { read: true });
+    await until(() => gateway.events.abort.length === 1, 5000, 'the stall to end');
+    expect(gateway.events.abort[0]).toMatchObject({ stalled: 'client-body', status: 499, headSent: true });
+    await until(() => stalled.ending() !== undefined, 5000, 'the client connection to end');
+    expect(stalled.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*early answer\n\r\n$/);
+    await until(() => upstream.cut.length === 1, 5000, 'the upstream request to be aborted');
+    expect(gateway.events.failure).toEqual([]);
+  });
+
+  it('a slow but steady upload goes through, its pauses adding up to more than the idle timeout', async () => {
+    const upstream = await upstreamOf();
+    const gateway = await gatewayOf(upstream.url, { timeouts: { idle: 1000 } });
+    const parts = 20;
+    const client = rawClient(
+      gateway.port,
+      `PUT /upload HTTP/1.1\r\nHost: gw\r\nContent-Length: ${parts * 100_000}\r\n\r\n`,
+      { read: true },
+    );
+    // 100 kB every tenth of the idle timeout.
+    for (let i = 0; i < parts; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      client.socket.write(Buffer.alloc(100_000, 99));
+    }
+    await until(() => gateway.events.response.length === 1, 5000, 'the answer');
+    expect(splitHead(client.text()).body).toContain(`read ${parts * 100_000} bytes\n`);
+    expect(gateway.events.abort).toEqual([]);
   });
 
   it('a small body is read before a slot is taken: a stall never holds one, and is answered 408', async () => {

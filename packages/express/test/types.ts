@@ -68,8 +68,9 @@ api.proxy.on('failure', (event) => {
   void [status, type, retried, event.requestId, event.timings.connect];
 });
 api.proxy.on('abort', (event) => {
-  const status: 499 = event.status;
-  void status;
+  const status: 499 | 408 = event.status;
+  const stalled: 'client-body' | 'client-read' | undefined = event.stalled;
+  void [status, stalled];
 });
 
 // Mistakes the types catch.
