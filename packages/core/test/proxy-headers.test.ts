@@ -1,12 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { eagerUpstream, echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import {
+  eagerUpstream,
+  echoUpstream,
+  httpUpstream,
+  type ReceivedRequest,
+  type Upstream,
+} from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { forwardedElement } from '../src/headers.js';
 import {
   type Gateway,
   type GatewaySetup,
   headerIn,
   rawExchange,
+  rawReply,
   send,
   splitHead,
   startGateway,
@@ -112,8 +120,10 @@ describe('request headers (RFC 9110 §7.6.1)', () => {
       'x-forwarded-for': '203.0.113.7, 127.0.0.1',
       'x-forwarded-proto': 'https',
       'x-forwarded-host': 'shop.example',
-      forwarded: 'for=203.0.113.7;proto=https',
     });
+    expect(seen.headers.forwarded).toMatch(
+      /^for=203\.0\.113\.7;proto=https, for=127\.0\.0\.1;host="127\.0\.0\.1:\d+";proto=http$/,
+    );
   });
 
   it('generates a request id when the client sent none or an unsafe one', async () => {
@@ -132,6 +142,152 @@ describe('request headers (RFC 9110 §7.6.1)', () => {
     const { url } = await echoGateway({ changeOrigin: true });
     const seen = JSON.parse((await send(`${url}/h`, { headers: { host: 'shop.example' } })).body) as Echo;
     expect(seen.headers.host).toBe(`127.0.0.1:${upstream?.port}`);
+  });
+});
+
+/** One raw request on a keep-alive connection to an upstream that answers before reading the body: what it saw. */
+async function seenByEager(options: object, request: string, setup: GatewaySetup = {}) {
+  const eager = await eagerUpstream();
+  upstream = eager;
+  gateway = await startGateway({ target: eager.url, ...options }, setup);
+  expect(await rawReply(gateway.port, request)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
+  expect(eager.requests).toBe(1);
+  return eager.received[0] as ReceivedRequest;
+}
+
+describe('Connection tokens cannot remove what the client did not send (issue 13, item 5)', () => {
+  it("never removes Host: the upstream gets the client's, not the target's", async () => {
+    const seen = await seenByEager(
+      {},
+      'GET /h HTTP/1.1\r\nHost: shop.example\r\nConnection: keep-alive, host\r\nX-Hop: 1\r\n\r\n',
+    );
+    expect(seen.headers.host).toBe('shop.example');
+  });
+
+  it('never removes framing or what the proxy writes', async () => {
+    const seen = await seenByEager(
+      {},
+      'POST /h HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n' +
+        'Connection: close, Host, content-length, X-Forwarded-For, x-forwarded-proto, x-forwarded-host, x-request-id\r\n' +
+        'X-Request-Id: ticket-42\r\n\r\nbody',
+    );
+    expect(seen.headers).toMatchObject({
+      host: 'shop.example',
+      'content-length': '4',
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'shop.example',
+      'x-request-id': 'ticket-42',
+    });
+  });
+
+  it('never removes a header the app added or changed; removes one the client sent as the app left it', async () => {
+    const seen = await seenByEager(
+      {},
+      'GET /h HTTP/1.1\r\nHost: gw\r\nConnection: x-user, X-Role, x-hop, x-tags\r\n' +
+        'X-Role: admin\r\nX-Hop: secret\r\nX-Tags: a\r\nX-Tags: b\r\n\r\n',
+      {
+        before(req) {
+          // An authentication middleware: who the user is, and the role it may act as.
+          req.headers['x-user'] = 'alice';
+          req.headers['x-role'] = 'reader';
+        },
+      },
+    );
+    expect(seen.headers['x-user']).toBe('alice');
+    expect(seen.headers['x-role']).toBe('reader');
+    // Genuinely the client's own: its Connection may name them.
+    expect(seen.headers['x-hop']).toBeUndefined();
+    expect(seen.headers['x-tags']).toBeUndefined();
+  });
+
+  it('with trustForwarded, the chain from the trusted edge cannot be removed either', async () => {
+    const seen = await seenByEager(
+      { trustForwarded: true },
+      'GET /h HTTP/1.1\r\nHost: gw\r\nConnection: x-forwarded-for, forwarded, true-client-ip\r\n' +
+        'X-Forwarded-For: 203.0.113.7\r\nForwarded: for=203.0.113.7\r\nTrue-Client-IP: 203.0.113.7\r\n\r\n',
+    );
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen.headers.forwarded).toMatch(/^for=203\.0\.113\.7, /);
+    expect(seen.headers['true-client-ip']).toBe('203.0.113.7');
+  });
+});
+
+/** Every header a client may use to claim another address, scheme, host or port. */
+const claimed = {
+  'X-Forwarded-For': '6.6.6.6',
+  'X-Forwarded-Proto': 'https',
+  'X-Forwarded-Host': 'evil.example',
+  'X-Forwarded-Port': '1',
+  'X-Forwarded-Prefix': '/evil',
+  'X-Forwarded-Scheme': 'https',
+  'X-Forwarded-Ssl': 'on',
+  'X-Forwarded': 'for=6.6.6.6',
+  'Forwarded-For': '6.6.6.6',
+  Forwarded: 'for=6.6.6.6;proto=https',
+  'X-Real-IP': '6.6.6.6',
+  'True-Client-IP': '6.6.6.6',
+  'X-Client-IP': '6.6.6.6',
+  'CF-Connecting-IP': '6.6.6.6',
+  'CF-Connecting-IPv6': '2001:db8::6',
+  'CF-Pseudo-IPv4': '6.6.6.6',
+  'Fastly-Client-IP': '6.6.6.6',
+  'X-Cluster-Client-IP': '6.6.6.6',
+  'X-AppEngine-User-IP': '6.6.6.6',
+  'X-Original-Forwarded-For': '6.6.6.6',
+  'X-Envoy-External-Address': '6.6.6.6',
+  'X-Azure-ClientIP': '6.6.6.6',
+  'X-Azure-SocketIP': '6.6.6.6',
+  'Client-IP': '6.6.6.6',
+};
+const claimedHead = Object.entries(claimed)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
+describe('client addresses (issue 13, item 6)', () => {
+  it('drops every address, scheme, host or port a client claims, and sets its own X-Forwarded-*', async () => {
+    const seen = await seenByEager({}, `GET /h HTTP/1.1\r\nHost: shop.example\r\n${claimedHead}\r\n`);
+    for (const name of Object.keys(claimed)) {
+      if (/^x-forwarded-(for|proto|host)$/i.test(name)) continue;
+      expect(seen.headers[name.toLowerCase()], name).toBeUndefined();
+    }
+    expect(seen.headers).toMatchObject({
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': 'shop.example',
+    });
+  });
+
+  it('with trustForwarded, keeps them and extends X-Forwarded-For and Forwarded with this hop (RFC 7239 §4)', async () => {
+    const seen = await seenByEager(
+      { trustForwarded: true },
+      `GET /h HTTP/1.1\r\nHost: shop.example\r\n${claimedHead}\r\n`,
+    );
+    for (const [name, value] of Object.entries(claimed)) {
+      if (/^(x-forwarded-for|forwarded)$/i.test(name)) continue;
+      expect(seen.headers[name.toLowerCase()], name).toBe(value);
+    }
+    expect(seen.headers['x-forwarded-for']).toBe('6.6.6.6, 127.0.0.1');
+    expect(seen.headers.forwarded).toBe('for=6.6.6.6;proto=https, for=127.0.0.1;host=shop.example;proto=http');
+  });
+
+  it('with trustForwarded, adds no Forwarded when the edge sent none (it would name the edge as the client)', async () => {
+    const seen = await seenByEager(
+      { trustForwarded: true },
+      'GET /h HTTP/1.1\r\nHost: shop.example\r\nX-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\n\r\n',
+    );
+    expect(seen.headers.forwarded).toBeUndefined();
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('https');
+  });
+
+  it.each([
+    ['127.0.0.1', 'shop.example', 'http', 'for=127.0.0.1;host=shop.example;proto=http'],
+    ['::1', 'shop.example:8443', 'https', 'for="[::1]";host="shop.example:8443";proto=https'],
+    ['::ffff:10.0.0.1', '', 'http', 'for="[::ffff:10.0.0.1]";proto=http'],
+    ['', 'a"b\\c', 'http', 'for=unknown;host="a\\"b\\\\c";proto=http'],
+  ])("this hop's Forwarded element: for %j, host %j, proto %s", (address, host, proto, element) => {
+    expect(forwardedElement(address, host, proto)).toBe(element);
   });
 });
 

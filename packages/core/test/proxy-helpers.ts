@@ -145,6 +145,31 @@ export function rawExchange(port: number, text: string | Buffer, waitMs = 3000):
   });
 }
 
+/**
+ * Writes `text` on a raw TCP connection and resolves with the bytes once they hold a response head and as many body
+ * bytes as its Content-Length says, whether or not the connection stays open (keep-alive); or with what came when the
+ * connection ended first.
+ */
+export function rawReply(port: number, text: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    let bytes = '';
+    const socket = connect(port, '127.0.0.1');
+    const done = () => {
+      socket.destroy();
+      resolve(bytes);
+    };
+    socket.on('connect', () => socket.write(text));
+    socket.on('data', (chunk: Buffer) => {
+      bytes += chunk.toString('latin1');
+      const { head, body } = splitHead(bytes);
+      const length = headerIn(head, 'content-length');
+      if (bytes.includes('\r\n\r\n') && length !== undefined && body.length >= Number(length)) done();
+    });
+    socket.on('close', done);
+    socket.on('error', () => {});
+  });
+}
+
 /** Splits raw response bytes at the end of the head. */
 export function splitHead(bytes: string): { head: string; body: string } {
   const end = bytes.indexOf('\r\n\r\n');
