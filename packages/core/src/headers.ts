@@ -64,20 +64,98 @@ export interface ForwardingOptions {
   readonly upgrade: boolean;
 }
 
-/** What a client may claim about earlier hops; replaced or dropped unless `trustForwarded`. */
+/**
+ * What a client may claim about itself or earlier hops: its address, the scheme, host, port or path prefix it used.
+ * Dropped (and X-Forwarded-For/-Proto/-Host set by us) unless `trustForwarded`. Besides RFC 7239's Forwarded and the
+ * X-Forwarded-* family, the addresses CDNs and load balancers set, which IP libraries read, some before
+ * X-Forwarded-For (request-ip reads X-Client-IP first): a client that sends one of them must not pose as another.
+ */
 const claims = new Set([
   'forwarded',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded',
+  'forwarded-for',
   'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'client-ip',
+  'cf-connecting-ip',
+  'cf-connecting-ipv6',
+  'cf-pseudo-ipv4',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-appengine-user-ip',
+  'x-original-forwarded-for',
+  'x-envoy-external-address',
+  'x-azure-clientip',
+  'x-azure-socketip',
 ]);
 
 /**
+ * Fields a client's Connection header never removes, whoever sent them: the request's Host, its framing (we frame
+ * the body we send by them), and what the proxy writes or a trusted edge wrote.
+ */
+const neverRemoved = new Set(['host', 'content-length', 'transfer-encoding', 'x-request-id', ...claims]);
+
+/**
+ * Whether the client itself sent `name`, with the value `req.headers` holds now: in `req.rawHeaders`, and as Node
+ * would have joined the client's lines (the first line, all of them with `, `, or cookies with `; `). A header the
+ * application's middleware added or changed before the proxy is not the client's.
+ */
+function sentByClient(req: IncomingMessage, name: string): boolean {
+  const value = req.headers[name];
+  if (value === undefined) return false;
+  const raw = req.rawHeaders;
+  const sent: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === name) sent.push(raw[i + 1] as string);
+  }
+  if (sent.length === 0) return false;
+  if (Array.isArray(value)) return value.length === sent.length && value.every((one, i) => one === sent[i]);
+  return value === sent[0] || value === sent.join(', ') || value === sent.join('; ');
+}
+
+/**
+ * The fields the client's Connection tokens remove (RFC 9110 §7.6.1): only ones the client sent itself, as the
+ * application left them, and never Host, framing or what the proxy writes. The application's own headers are
+ * indistinguishable by name from the client's, so what decides is who wrote the value: a client naming `x-user` must
+ * not strip the `x-user` an authentication middleware set, and `Connection: host` must not swap the client's Host
+ * for the target's.
+ */
+function removedByClient(req: IncomingMessage, tokens: readonly string[]): readonly string[] {
+  if (tokens.length === 0) return noTokens;
+  return tokens.filter((token) => !neverRemoved.has(token) && sentByClient(req, token));
+}
+
+/** RFC 9110 §5.6.2 token characters: a Forwarded value made only of them needs no quotes (RFC 7239 §4). */
+const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function forwardedValue(value: string): string {
+  return token.test(value) ? value : `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/**
+ * This hop's element of Forwarded (RFC 7239 §4): `for` the address the request came from (an IPv6 one bracketed,
+ * hence quoted, §6; `unknown` when the socket has none, §6.2), `host` the Host it came with (§5.3), `proto` the
+ * scheme it came over (§5.4).
+ */
+export function forwardedElement(address: string, host: string, proto: string): string {
+  const node = address === '' ? 'unknown' : address.includes(':') ? `[${address}]` : address;
+  const element = `for=${forwardedValue(node)}`;
+  return `${host === '' ? element : `${element};host=${forwardedValue(host)}`};proto=${proto}`;
+}
+
+/**
  * Prepares the incoming request's headers for the upstream (the engine reads `req.headers`, which is replaced by a
- * new object; the client's own stays as it was for anyone holding it): drops hop-by-hop fields, sets
- * X-Forwarded-For/-Proto/-Host (appending to the client's values only when they are trusted) and X-Request-Id.
+ * new object; the client's own stays as it was for anyone holding it): drops hop-by-hop fields and the fields the
+ * client's Connection names (see `removedByClient`), drops what a client claims about its address unless trusted,
+ * sets X-Forwarded-For/-Proto/-Host (appending to trusted values, and to a trusted Forwarded) and X-Request-Id.
  * Runs once per request, before the first attempt. A new object rather than `delete`s: deleting turns the headers
  * into a slow dictionary that every later read and copy pays for.
  *
@@ -89,13 +167,12 @@ export function prepareRequestHeaders(req: IncomingMessage, requestId: string, o
   const headers = req.headers;
   const upgrading = options.upgrade && headers.upgrade !== undefined;
   const trusted = options.trustForwarded;
-  const named = connectionTokens(headers);
+  const removed = removedByClient(req, connectionTokens(headers));
   const prepared: IncomingHttpHeaders = {};
   for (const name in headers) {
     // Node answers `Expect: 100-continue` on our side of the hop; forwarding it would only make the upstream wait.
     if (hopByHop.has(name) || name === 'expect' || name === 'x-request-id' || (!trusted && claims.has(name))) continue;
-    // Content-Length frames the body we are about to send; a client naming it in Connection must not unframe it.
-    if (named.length > 0 && named.includes(name) && name !== 'content-length') continue;
+    if (removed.length > 0 && removed.includes(name)) continue;
     prepared[name] = headers[name];
   }
   if (upgrading) {
@@ -110,6 +187,11 @@ export function prepareRequestHeaders(req: IncomingMessage, requestId: string, o
   prepared['x-forwarded-for'] = before ? `${before}, ${remote}` : remote;
   prepared['x-forwarded-proto'] = (trusted && headers['x-forwarded-proto']) || proto;
   prepared['x-forwarded-host'] = (trusted && headers['x-forwarded-host']) || (headers.host ?? '');
+  // A trusted chain that uses Forwarded gets this hop appended. None is started: the edge that sent X-Forwarded-*
+  // alone would appear in it as the client, over our scheme, to upstreams that prefer Forwarded (Spring does).
+  if (trusted && headers.forwarded !== undefined) {
+    prepared.forwarded = `${headers.forwarded}, ${forwardedElement(remote, headers.host ?? '', proto)}`;
+  }
   prepared['x-request-id'] = requestId;
   req.headers = prepared;
 }

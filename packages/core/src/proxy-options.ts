@@ -116,8 +116,10 @@ export interface ProxyOptions {
    */
   changeOrigin?: boolean;
   /**
-   * Trust X-Forwarded-For/-Proto/-Host and Forwarded from the client and append to them (when this gateway is itself
-   * behind a proxy you run). When off they are replaced, so a client cannot pose as another address.
+   * This gateway is behind a proxy you run, which sets or cleans the client-address fields: keep them (Forwarded,
+   * X-Forwarded-*, X-Real-IP, True-Client-IP, CF-Connecting-IP, ...), append this hop to X-Forwarded-For, and append
+   * this hop's element to a Forwarded the edge sent (RFC 7239 §4). When off, every such field a client sent is
+   * dropped and X-Forwarded-For/-Proto/-Host are set by the proxy, so a client cannot pose as another address.
    * @default false
    */
   trustForwarded?: boolean;
