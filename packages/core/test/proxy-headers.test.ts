@@ -5,6 +5,7 @@ import {
   echoUpstream,
   httpUpstream,
   type ReceivedRequest,
+  refusingUpstream,
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -288,6 +289,37 @@ describe('client addresses (issue 13, item 6)', () => {
     ['', 'a"b\\c', 'http', 'for=unknown;host="a\\"b\\\\c";proto=http'],
   ])("this hop's Forwarded element: for %j, host %j, proto %s", (address, host, proto, element) => {
     expect(forwardedElement(address, host, proto)).toBe(element);
+  });
+});
+
+describe('X-Request-Id from a client (issue 13, item 9)', () => {
+  it('is not passed upstream by default: the id other systems log is ours, the same upstream, on the page and in events', async () => {
+    const seen = await seenByEager(
+      {},
+      'GET /h HTTP/1.1\r\nHost: gw\r\nX-Request-Id: victim-1234\r\nConnection: close\r\n\r\n',
+    );
+    expect(seen.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(gateway?.events.response[0]?.requestId).toBe(seen.headers['x-request-id']);
+
+    const nobody = await refusingUpstream();
+    const refused = await startGateway({ target: nobody.url, retry: false });
+    try {
+      const reply = await send(`${refused.url}/h`, { headers: { 'x-request-id': 'victim-1234' } });
+      expect(reply.status).toBe(502);
+      expect(reply.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(reply.body).toContain(`Reference: ${reply.headers['x-request-id']}`);
+      expect(refused.events.failure[0]?.requestId).toBe(reply.headers['x-request-id']);
+    } finally {
+      await refused.close();
+    }
+  });
+
+  it('is passed upstream with trustRequestId: true (an edge you run sets it)', async () => {
+    const seen = await seenByEager(
+      { trustRequestId: true },
+      'GET /h HTTP/1.1\r\nHost: gw\r\nX-Request-Id: edge-5678\r\nConnection: close\r\n\r\n',
+    );
+    expect(seen.headers['x-request-id']).toBe('edge-5678');
   });
 });
 
