@@ -65,16 +65,27 @@ describe.each(adapters)('$name: the error response', (adapter) => {
     expect(res.headers.vary).toBe('Origin, Accept, Accept-Language');
   });
 
-  it('reuses a plain incoming X-Request-Id: sent upstream, echoed in the header and shown in the body', async () => {
-    const { url } = await h.gateway(refusingUpstream);
+  it('with trustRequestId, reuses a plain incoming X-Request-Id: sent upstream, echoed and shown in the body', async () => {
+    const { url } = await h.gateway(refusingUpstream, { trustRequestId: true });
     const res = await request(url).get('/api/x').set('Accept', jsonAccept).set('X-Request-Id', 'req-42.abc');
     expectError(res, { ...refused, format: 'problem', requestId: 'req-42.abc' });
     expect(res.body.requestId).toBe('req-42.abc');
 
-    const echo = await h.gateway(echoUpstream);
+    const echo = await h.gateway(echoUpstream, { trustRequestId: true });
     const passed = await request(echo.url).get('/api/x').set('X-Request-Id', 'req-42.abc');
     expect(passed.status).toBe(200);
     expect(passed.body.headers['x-request-id']).toBe('req-42.abc');
+  });
+
+  it('by default, replaces an incoming X-Request-Id: a client does not choose the id sent upstream', async () => {
+    const { url } = await h.gateway(refusingUpstream);
+    const res = await request(url).get('/api/x').set('Accept', jsonAccept).set('X-Request-Id', 'req-42.abc');
+    expect(res.headers['x-request-id']).toMatch(uuid);
+    expect(res.body.requestId).toBe(res.headers['x-request-id']);
+
+    const echo = await h.gateway(echoUpstream);
+    const passed = await request(echo.url).get('/api/x').set('X-Request-Id', 'req-42.abc');
+    expect(passed.body.headers['x-request-id']).toMatch(uuid);
   });
 
   it('replaces an incoming X-Request-Id that could smuggle markup', async () => {

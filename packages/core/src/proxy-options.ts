@@ -175,10 +175,11 @@ export interface ProxyOptions {
    */
   robots?: false | RobotsOptions;
   /**
-   * Reuse a plain incoming X-Request-Id (at most 128 of `[A-Za-z0-9._:+=/-]`) instead of generating one. The first of
-   * the proxy and the error responder to see a request fixes its id for both, so set the same value on
-   * `gatewayErrors()` as here.
-   * @default true
+   * Reuse a plain incoming X-Request-Id (at most 128 of `[A-Za-z0-9._:+=/-]`) instead of generating one: turn it on
+   * when an edge you run sets the id. Off by default: the id is sent upstream and logged by other systems, and a
+   * client choosing it could make its requests share an id with someone else's. The proxy fixes the id of every
+   * request it sees (the error page and events show the same).
+   * @default false
    */
   trustRequestId?: boolean;
 }
@@ -361,7 +362,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     }),
     changeOrigin: optionalBoolean(options.changeOrigin, 'changeOrigin'),
     trustForwarded: optionalBoolean(options.trustForwarded, 'trustForwarded'),
-    trustRequestId: options.trustRequestId === undefined || optionalBoolean(options.trustRequestId, 'trustRequestId'),
+    trustRequestId: optionalBoolean(options.trustRequestId, 'trustRequestId'),
     intercept:
       intercept === true
         ? (status: number) => status >= 500 && status <= 599

@@ -26,7 +26,7 @@ afterEach(async () => {
 describe('events', () => {
   it('a failure carries the classification, phase, timings, attempt, upstream, method, path and request id', async () => {
     upstream = await refusingUpstream();
-    gateway = await startGateway({ target: upstream.url });
+    gateway = await startGateway({ target: upstream.url, trustRequestId: true });
     const reply = await send(`${gateway.url}/orders/42?token=secret`, {
       method: 'DELETE',
       headers: { 'x-request-id': 'req-7' },
@@ -129,7 +129,7 @@ function logLines() {
 describe('logTo (a structured logger)', () => {
   it('writes one pino line per event, flat fields and the cause as err', async () => {
     upstream = await refusingUpstream();
-    gateway = await startGateway({ target: upstream.url }, { record: false });
+    gateway = await startGateway({ target: upstream.url, trustRequestId: true }, { record: false });
     const { lines, stream } = logLines();
     const stop = logTo(gateway.proxy, pino({ base: undefined }, stream));
     await send(`${gateway.url}/x?secret=1`, { headers: { 'x-request-id': 'req-9' } });

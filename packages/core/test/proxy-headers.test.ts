@@ -80,7 +80,7 @@ describe('request headers (RFC 9110 §7.6.1)', () => {
   });
 
   it('sets X-Forwarded-For/-Proto/-Host and X-Request-Id, replacing what the client claimed', async () => {
-    const { url } = await echoGateway();
+    const { url } = await echoGateway({ trustRequestId: true });
     const reply = await send(`${url}/h`, {
       headers: {
         host: 'shop.example',
@@ -128,7 +128,7 @@ describe('request headers (RFC 9110 §7.6.1)', () => {
   });
 
   it('generates a request id when the client sent none or an unsafe one', async () => {
-    const { url, events } = await echoGateway();
+    const { url, events } = await echoGateway({ trustRequestId: true });
     const plain = JSON.parse((await send(`${url}/h`)).body) as Echo;
     expect(plain.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     const unsafe = JSON.parse((await send(`${url}/h`, { headers: { 'x-request-id': '<script>' } })).body) as Echo;
@@ -167,7 +167,7 @@ describe('Connection tokens cannot remove what the client did not send (issue 13
 
   it('never removes framing or what the proxy writes', async () => {
     const seen = await seenByEager(
-      {},
+      { trustRequestId: true },
       'POST /h HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 4\r\n' +
         'Connection: close, Host, content-length, X-Forwarded-For, x-forwarded-proto, x-forwarded-host, x-request-id\r\n' +
         'X-Request-Id: ticket-42\r\n\r\nbody',

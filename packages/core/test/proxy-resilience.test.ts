@@ -72,15 +72,15 @@ describe('options', () => {
 });
 
 describe('request ids', () => {
-  it('trustRequestId: false replaces an incoming X-Request-Id, upstream and in events', async () => {
+  it('an incoming X-Request-Id is replaced by default, upstream and in events; reused with trustRequestId', async () => {
     const upstream = await upstreamOf(echoUpstream);
-    const gateway = await gatewayOf({ target: upstream.url, trustRequestId: false });
+    const gateway = await gatewayOf({ target: upstream.url });
     const reply = await send(`${gateway.url}/x`, { headers: { 'x-request-id': 'from-client' } });
     const sent = JSON.parse(reply.body).headers['x-request-id'];
     expect(sent).toMatch(/^[0-9a-f-]{36}$/);
     expect(gateway.events.response[0]?.requestId).toBe(sent);
 
-    const trusting = await gatewayOf({ target: upstream.url });
+    const trusting = await gatewayOf({ target: upstream.url, trustRequestId: true });
     const kept = await send(`${trusting.url}/x`, { headers: { 'x-request-id': 'from-client' } });
     expect(JSON.parse(kept.body).headers['x-request-id']).toBe('from-client');
   });
