@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import {
   eagerUpstream,
   echoUpstream,
+  garbageUpstream,
   httpUpstream,
   type ReceivedRequest,
   refusingUpstream,
@@ -525,6 +526,28 @@ describe('response headers', () => {
     expect(reply.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(reply.headers['set-cookie']).toEqual(['session=1', 'up=2']);
   });
+
+  it.each([
+    ['GET', 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 5\r\n\r\nhello', 304],
+    ['GET', 'HTTP/1.1 204 No Content\r\n\r\nstray bytes', 204],
+    ['HEAD', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', 200],
+  ])(
+    'relays a whole answer to %s that the upstream followed with bytes it should not send (%j)',
+    async (method, answer, status) => {
+      upstream = await garbageUpstream({ bytes: answer });
+      gateway = await startGateway({ target: upstream.url, retry: false });
+      const { bytes, ending } = await rawExchange(
+        gateway.port,
+        `${method} /h HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n`,
+      );
+      const { head, body } = splitHead(bytes);
+      expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(body).toBe('');
+      expect(ending).toBe('fin');
+      expect(gateway.events.response).toMatchObject([{ status }]);
+      expect(gateway.events.failure).toEqual([]);
+    },
+  );
 
   it('does not forward the upstream reason phrase (Node would refuse some bytes a parser accepts)', async () => {
     upstream = await httpUpstream((req, res) => {
