@@ -401,6 +401,9 @@ export function runAttempt(
         },
         error(error) {
           if (done) return;
+          // Bytes after a complete response (a 204 or 304 followed by a body, or garbage): Node's parser fails on them
+          // as the start of a next response and destroys the connection, but this response is whole and ends as such.
+          if (proxyRes?.complete === true) return;
           if (clientWentAway(req)) {
             settle({ kind: 'aborted', phase: phaseOf[step], headSent, stalled: undefined, timings });
             stopUpstream();
