@@ -42,6 +42,11 @@ export interface AppSpec {
   earlyHeaders?: Record<string, string>;
   /** `maintenance(options)`, mounted before the proxy and the routes (after `earlyHeaders`). */
   maintenance?: expressAdapter.MaintenanceOptions;
+  /**
+   * An auth middleware before the proxy and the routes (after `maintenance`): it answers 401 unless the request
+   * carries `Authorization: <this value>`.
+   */
+  auth?: string;
 }
 
 export interface RunningApp {
@@ -66,6 +71,9 @@ export interface Adapter {
 
 /** What the app's own error handler answers with, to tell it apart from ours. */
 export const appErrorHandlerBody = 'app error handler\n';
+
+/** What the `auth` middleware answers with. */
+export const unauthorizedBody = 'who are you?\n';
 
 function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Server> {
   const server = createServer(handler);
@@ -113,6 +121,13 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
       }
       const gate = spec.maintenance ? expressAdapter.maintenance(spec.maintenance) : undefined;
       if (gate) app.use(gate);
+      if (spec.auth !== undefined) {
+        const secret = spec.auth;
+        app.use((req, res, next) => {
+          if (req.headers.authorization === secret) next();
+          else res.status(401).type('text/plain').send(unauthorizedBody);
+        });
+      }
       const proxy = spec.proxy ? expressAdapter.gatewayProxy(spec.proxy) : undefined;
       if (proxy && spec.mount === 'route') app.all(version === 5 ? '/api/*rest' : '/api/*', proxy);
       else if (proxy && spec.mount === 'root') app.use(proxy);
@@ -177,6 +192,15 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
       }
       const gate = spec.maintenance ? koaAdapter.maintenance(spec.maintenance) : undefined;
       if (gate) app.use(gate);
+      if (spec.auth !== undefined) {
+        const secret = spec.auth;
+        app.use(async (ctx, next) => {
+          if (ctx.get('authorization') === secret) return next();
+          ctx.status = 401;
+          ctx.type = 'text/plain';
+          ctx.body = unauthorizedBody;
+        });
+      }
       const proxy = spec.proxy ? koaAdapter.gatewayProxy(spec.proxy) : undefined;
       if (proxy && spec.mount === 'route') {
         const router = new Router();

@@ -15,7 +15,6 @@ import {
   slowHeadUpstream,
   statusUpstream,
   type Upstream,
-  webSocketEchoUpstream,
 } from '@gateway-errors/testing';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -137,33 +136,6 @@ function delay(ms: number): Promise<void> {
 /** Sleeps until `performance.now()` reaches `at`. */
 function sleepUntil(at: number): Promise<void> {
   return delay(Math.max(0, at - performance.now()));
-}
-
-const handshake = (path: string) =>
-  `GET ${path} HTTP/1.1\r\nHost: gateway\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
-
-/**
- * Sends a WebSocket handshake on a raw socket. Resolves with the bytes received once a 101 head arrived (the socket
- * is then a tunnel), or once the gateway closed the connection (an error response).
- */
-function openHandshake(port: number, path: string): Promise<{ bytes: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let bytes = '';
-    const timer = setTimeout(() => reject(new Error(`no answer to the handshake: ${JSON.stringify(bytes)}`)), 5000);
-    const done = () => {
-      clearTimeout(timer);
-      resolve({ bytes, socket });
-    };
-    socket.on('error', () => {});
-    socket.on('connect', () => socket.write(handshake(path)));
-    socket.on('data', (chunk: Buffer) => {
-      bytes += chunk.toString('latin1');
-      if (bytes.startsWith('HTTP/1.1 101 ') && bytes.includes('\r\n\r\n')) done();
-    });
-    socket.on('close', done);
-  });
 }
 
 describe.each(adapters)('$name: resilience', (adapter) => {
@@ -493,32 +465,6 @@ describe.each(adapters)('$name: resilience', (adapter) => {
       const mounted = await h.app({ proxy: { target: upstream.url, robots: { fallback: rules } } });
       const below = await request(mounted.url).get('/api/robots.txt').set('Accept', jsonAccept);
       expectError(below, { status: 502, format: 'problem', type: 'connection_refused' });
-    });
-  });
-
-  describe('WebSocket upgrades through the middleware', () => {
-    it('tunnels a working upgrade (the whole path is forwarded)', async () => {
-      const upstream = await h.upstream(webSocketEchoUpstream);
-      const app = await h.app({ proxy: { target: upstream.url }, websocket: true });
-      const { bytes, socket } = await openHandshake(app.port, '/api/ws');
-      expect(bytes.startsWith('HTTP/1.1 101 Switching Protocols\r\n')).toBe(true);
-      const echoed = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(String(chunk))));
-      socket.write('ping');
-      expect(await echoed).toBe('ping');
-      expect(upstream.handshakes.map((handshake) => handshake.url)).toEqual(['/api/ws']);
-      socket.destroy();
-    });
-
-    it('answers a failing upgrade on the socket with the error response', async () => {
-      const upstream = await h.upstream(refusingUpstream);
-      const app = await h.app({ proxy: { target: upstream.url }, websocket: true });
-      const { bytes } = await openHandshake(app.port, '/api/ws');
-      const [head, body] = bytes.split('\r\n\r\n');
-      expect(head?.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway');
-      expect(head).toContain('proxy-status: gateway-errors; error=connection_refused');
-      expect(head).toContain('retry-after: 5');
-      expect(head).toContain('connection: close');
-      expect(body).toContain('502 Bad Gateway');
     });
   });
 });

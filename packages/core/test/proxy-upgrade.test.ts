@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import { createErrorResponder, createProxy } from '@gateway-errors/core';
 import {
   certificates,
   eagerUpstream,
@@ -8,6 +10,7 @@ import {
   httpUpstream,
   refusingUpstream,
   resetAfterRequest,
+  stallMidBodyUpstream,
   statusUpstream,
   testCA,
   type Upstream,
@@ -244,5 +247,142 @@ describe('a handshake cannot smuggle a request or leave a connection owing bytes
     expect(eager.received.map((request) => request.url)).toEqual(['/ws', '/next']);
     // The request after the handshake went out on a connection of its own.
     expect(eager.connections).toBe(2);
+  });
+});
+
+describe('a handshake is held to the limits of a request until its 101 (issue 13, item 2)', () => {
+  /** Writes a handshake on a new connection and keeps what comes back; the connection is left open. */
+  function startHandshake(port: number): { socket: Socket; received: () => string } {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.write(handshake());
+    return { socket, received: () => received };
+  }
+
+  it("relays a plain answer under the idle timer: an upstream that stops mid-body has the client's connection closed", async () => {
+    upstream = await stallMidBodyUpstream({ headers: { 'Content-Type': 'text/plain' } });
+    gateway = await startGateway({ target: upstream.url, timeouts: { idle: 200 } });
+    const { bytes, ending } = await rawExchange(gateway.port, handshake());
+    expect(ending).not.toBe('open');
+    const { head, body } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(headerIn(head, 'content-length')).toBe('1000');
+    expect(body).toBe('partial body\n');
+    expect(gateway.events.failure).toMatchObject([
+      { upgrade: true, timeout: 'idle', headSent: true, failure: { type: 'connection_read_timeout' } },
+    ]);
+  });
+
+  it('holds a concurrency slot while it waits for the answer', async () => {
+    upstream = await hangingUpstream();
+    gateway = await startGateway({ target: upstream.url, concurrency: { max: 1, queue: 0 } });
+    const waiting = startHandshake(gateway.port);
+    await until(() => upstream?.requests === 1, 5000, 'the handshake to reach the upstream');
+    const reply = await send(`${gateway.url}/x`);
+    expect(reply.status).toBe(503);
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; error=connection_limit_reached');
+    waiting.socket.destroy();
+  });
+
+  it('holds a concurrency slot while a plain answer is relayed', async () => {
+    upstream = await stallMidBodyUpstream();
+    gateway = await startGateway({ target: upstream.url, concurrency: { max: 1, queue: 0 } });
+    const relaying = startHandshake(gateway.port);
+    await until(() => relaying.received().includes('partial body'), 5000, 'the start of the relayed answer');
+    const reply = await send(`${gateway.url}/x`);
+    expect(reply.status).toBe(503);
+    expect(reply.headers['proxy-status']).toBe('gateway-errors; error=connection_limit_reached');
+    relaying.socket.destroy();
+  });
+
+  it('gives its slot back once the tunnel is open: a tunnel is not counted', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    gateway = await startGateway({ target: echo.url, concurrency: { max: 1, queue: 0 } });
+    const tunnel = startHandshake(gateway.port);
+    await until(() => tunnel.received().includes('\r\n\r\n'), 5000, 'the 101');
+    expect(tunnel.received().split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+    // The echo upstream answers a plain request 426: it got through.
+    expect((await send(`${gateway.url}/x`)).status).toBe(426);
+    tunnel.socket.destroy();
+  });
+
+  it('fails over to another target when the first refuses the handshake', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    const refusing = await refusingUpstream();
+    gateway = await startGateway({ target: [refusing.url, echo.url] });
+    for (let i = 0; i < 2; i++) {
+      const tunnel = startHandshake(gateway.port);
+      await until(() => tunnel.received().includes('\r\n\r\n'), 5000, 'the 101');
+      expect(tunnel.received().split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+      tunnel.socket.destroy();
+    }
+    expect(echo.requests).toBe(2);
+  });
+});
+
+describe("proxy.routeUpgrade: handshakes routed through the server's own request handler (issue 13, item 2)", () => {
+  it('proxies only what the handler forwards, and the handler answers the rest', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    const proxy = createProxy({ target: echo.url });
+    const errors = createErrorResponder();
+    const server = createServer(async (req, res) => {
+      if (!req.url?.startsWith('/api/')) {
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not here\n');
+        return;
+      }
+      const error = await proxy.forward(req, res);
+      if (error) errors.send(error.failure, req, res);
+    });
+    server.on('upgrade', proxy.routeUpgrade);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const outside = await rawExchange(port, handshake('/admin'));
+      expect(outside.ending).toBe('fin');
+      expect(outside.bytes.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+      expect(splitHead(outside.bytes).body).toBe('not here\n');
+      expect(echo.requests).toBe(0);
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      socket.write(handshake('/api/ws'));
+      await until(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+      expect(received.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+      expect(echo.handshakes.map((seen) => seen.url)).toEqual(['/api/ws']);
+      socket.destroy();
+    } finally {
+      proxy.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('answers 404 and closes when the server has no request handler', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    const proxy = createProxy({ target: echo.url });
+    const server = createServer();
+    server.on('upgrade', proxy.routeUpgrade);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const { bytes, ending } = await rawExchange(port, handshake('/ws'));
+      expect(ending).toBe('fin');
+      expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+      expect(echo.requests).toBe(0);
+    } finally {
+      proxy.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
