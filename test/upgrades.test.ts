@@ -2,8 +2,9 @@
  * WebSocket handshakes on an app wired as the README says (`server.on('upgrade', middleware.upgrade)`), over raw
  * sockets: only the bytes on the wire say whether a handshake was refused, proxied, or answered by the app.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   eagerUpstream,
   echoUpstream,
@@ -205,11 +206,16 @@ describe.each(adapters)('$name: WebSocket handshakes', (adapter) => {
     it('leaves a handshake outside its path to the other upgrade listeners of the server', async () => {
       const upstream = await h.upstream(webSocketEchoUpstream);
       const app = await h.app({ proxy: { target: upstream.url }, websocket: true });
-      // Another library on the same server: it answers every handshake outside /api/, a moment later.
+      // Another library on the same server: it answers every handshake outside /api/, but only once the app is done
+      // with it (the app runs every handshake), so that anything the app wrote on the socket would come first.
       const teapot = "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      app.server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
-        if (req.url?.startsWith('/api/')) return;
-        setImmediate(() => socket.end(teapot));
+      const theirs = new Set<Duplex>();
+      app.server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+        if (!req.url?.startsWith('/api/')) theirs.add(socket);
+      });
+      app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        const socket = req.socket;
+        if (theirs.has(socket)) res.once('finish', () => socket.end(teapot));
       });
       const other = await exchange(app.port, handshake('/chat'));
       expect(other.bytes).toBe(teapot);

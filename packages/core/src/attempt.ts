@@ -8,10 +8,11 @@ import type { ClientStall, TimeoutName } from './proxy-events.js';
 import type { ResolvedTimeouts, UpstreamTarget } from './proxy-options.js';
 import { abortResponse } from './respond.js';
 import type { FailurePhase, FailureType } from './taxonomy.js';
+import type { HandshakeSockets } from './upgrade.js';
 
 /** How one attempt ended. Every outcome carries the attempt's timings. */
 export type Outcome =
-  /** The upstream's answer went to the client, complete. */
+  /** The upstream's answer went to the client, complete; or, for a WebSocket handshake, its 101 did (a tunnel). */
   | { readonly kind: 'answered'; readonly status: number; readonly timings: Timings }
   /**
    * The client went away first, or stalled: it sent no body bytes, or took no response bytes, for `timeouts.idle`.
@@ -147,6 +148,8 @@ export function watchConnection(
  * before the head settles as `failed` with nothing written, so the caller can retry or answer; after the head, the
  * client connection is aborted (never an appended byte, never a clean end). A client that stalls settles as
  * `aborted` with `stalled` set: never counted against the upstream.
+ * A WebSocket handshake (`upgrade`) is an attempt like any other until the upstream's 101, which ends it: the engine
+ * tunnels the sockets from then on, untimed.
  */
 export function runAttempt(
   settings: AttemptSettings,
@@ -155,6 +158,7 @@ export function runAttempt(
   res: ServerResponse,
   body: Buffer | undefined,
   deadlineAt: number,
+  upgrade?: HandshakeSockets,
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
     const { timeouts } = settings;
@@ -342,7 +346,7 @@ export function runAttempt(
     res.on('close', onClientClose);
     settings.engine.web(
       req,
-      { target, body, changeOrigin: settings.changeOrigin },
+      { target, body, changeOrigin: settings.changeOrigin, upgrade },
       {
         request(request) {
           if (done) {
@@ -398,6 +402,13 @@ export function runAttempt(
           // happen once: plain listeners spare the once() wrappers.
           response.on('close', onBodyClose);
           settings.observe?.(req, response, target);
+        },
+        upgrade() {
+          if (done) return false;
+          // A WebSocket may be quiet for hours: the tunnel has no timer of ours.
+          timings.firstByte = since();
+          settle({ kind: 'answered', status: 101, timings });
+          return true;
         },
         error(error) {
           if (done) return;

@@ -2,9 +2,9 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { rawHead, responseHeaders } from './headers.js';
 import type { UpstreamTarget } from './proxy-options.js';
 import { originForm } from './request-target.js';
+import type { HandshakeSockets } from './upgrade.js';
 
 /**
  * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library
@@ -12,13 +12,11 @@ import { originForm } from './request-target.js';
  * own listeners and events) than everything else we do, and we already own the headers, the body and the response.
  */
 export interface Engine {
-  /** Sends one attempt of `req` to `call.target`, reporting through `hooks`. The response is ours to write. */
-  web(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): void;
   /**
-   * Proxies a WebSocket (upgrade) request. The engine writes the upstream's 101 (or its non-101 answer) to `socket`
-   * and pipes the two sockets; `hooks.error` gets any failure before or after the upgrade.
+   * Sends one attempt of `req` to `call.target`, reporting through `hooks`. The response is ours to write; for a
+   * WebSocket handshake (`call.upgrade`), a 101 is the engine's: it tunnels the two sockets.
    */
-  ws(req: IncomingMessage, socket: Duplex, head: Buffer, call: EngineCall, hooks: EngineHooks): void;
+  web(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): void;
 }
 
 /** One attempt. */
@@ -29,18 +27,25 @@ export interface EngineCall {
   readonly body: Buffer | undefined;
   /** Rewrite Host to the target's. */
   readonly changeOrigin: boolean;
+  /** A WebSocket handshake: the client's side, tunnelled to the upstream's if it answers 101. */
+  readonly upgrade?: HandshakeSockets | undefined;
 }
 
 /**
- * What happens to an attempt. Exactly one of `response` or `error` ends it, unless the client leaves first. The
- * engine calls them as plain functions (without `this`), and `error` may receive extra arguments.
+ * What happens to an attempt. Exactly one of `response`, `upgrade` or `error` ends it, unless the client leaves
+ * first. The engine calls them as plain functions (without `this`), and `error` may receive extra arguments.
  */
 export interface EngineHooks {
   /** The upstream request exists (it may not have a socket yet): time it, and destroy it to abort. */
   request(proxyReq: ClientRequest): void;
-  /** The upstream's response head arrived (`web` only; `ws` hooks listen on the request). */
+  /** The upstream's response head arrived (for a handshake: an answer other than a 101). */
   response(proxyRes: IncomingMessage): void;
-  /** The attempt failed, or (for `ws`) the client's socket or the tunnel did. */
+  /**
+   * A handshake's 101 arrived: true to tunnel the sockets (the attempt is over), false when the attempt already is
+   * (the upstream's side is then closed).
+   */
+  upgrade?(proxyRes: IncomingMessage): boolean;
+  /** The attempt failed. */
   error(error: Error): void;
 }
 
@@ -126,6 +131,21 @@ export function createEngine(): Engine {
     web(req, call, hooks) {
       const proxyReq = send(req, call, hooks);
       proxyReq.on('response', hooks.response);
+      const upgrade = call.upgrade;
+      if (upgrade !== undefined) {
+        proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
+          if (hooks.upgrade?.(proxyRes) === true) tunnel(upgrade, proxyRes, upstream, upstreamHead);
+          else upstream.destroy();
+        });
+        proxyReq.end();
+        // A handshake's connection never goes back to the pool, whatever the upstream answers. After a 101 it is the
+        // tunnel's; after any other answer its state is unknown: an upstream that answers before reading a body may
+        // still expect one (RFC 9112 §9.6). Node writes `Connection: upgrade`, which it reads as keep-alive, and
+        // pools the connection after a non-101 answer unless told otherwise once the head is written (as it is by
+        // end()): it then closes the connection when the answer ends.
+        proxyReq.shouldKeepAlive = false;
+        return;
+      }
       if (call.body !== undefined) {
         proxyReq.end(call.body);
       } else {
@@ -133,22 +153,6 @@ export function createEngine(): Engine {
         req.on('error', hooks.error);
         req.pipe(proxyReq);
       }
-    },
-    ws(req, socket, head, call, hooks) {
-      // Bytes the client sent after its handshake go through the tunnel first.
-      if (head.length > 0) socket.unshift(head);
-      const proxyReq = send(req, call, hooks);
-      proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) =>
-        tunnel(socket, proxyRes, upstream, upstreamHead),
-      );
-      proxyReq.on('response', (proxyRes: IncomingMessage) => relay(socket, proxyRes));
-      proxyReq.end();
-      // A handshake's connection never goes back to the pool, whatever the upstream answers. After a 101 it is the
-      // tunnel's; after any other answer its state is unknown: an upstream that answers before reading a body may
-      // still expect one (RFC 9112 §9.6). Node writes `Connection: upgrade`, which it reads as keep-alive, and pools
-      // the connection after a non-101 answer unless told otherwise once the head is written (as it is by end()):
-      // it then closes the connection when the answer ends.
-      proxyReq.shouldKeepAlive = false;
     },
   };
 }
@@ -164,51 +168,32 @@ function lasting(socket: Duplex): void {
 
 /**
  * The upstream accepted the upgrade: its 101 (with its headers as it wrote them) goes to the client, then bytes flow
- * both ways until either side ends. A failure of either side closes both.
+ * both ways, the client's early bytes first, until either side ends. A failure of either side closes both.
  */
-function tunnel(client: Duplex, proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer): void {
+function tunnel(client: HandshakeSockets, proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer): void {
+  const { socket } = client;
   const close = () => {
-    client.destroy();
+    socket.destroy();
     upstream.destroy();
   };
   upstream.on('error', close);
-  client.on('error', close);
+  socket.on('error', close);
   // pipe() passes a clean end on; a side that closes without one (destroyed, or reset without an error event) must
   // not leave the other open.
-  upstream.on('close', () => client.end());
-  client.on('close', () => upstream.destroy());
-  if (!client.writable) {
+  upstream.on('close', () => socket.end());
+  socket.on('close', () => upstream.destroy());
+  if (!socket.writable) {
     close();
     return;
   }
-  lasting(client);
+  client.tunnelled();
+  lasting(socket);
   lasting(upstream);
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   const raw = proxyRes.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  client.write(`${head}\r\n`);
-  if (upstreamHead.length > 0) client.write(upstreamHead);
-  upstream.pipe(client).pipe(upstream);
-}
-
-/**
- * The upstream answered the handshake with a plain response (it is not a WebSocket endpoint, or it is down): the
- * answer goes to the client as it came (with our response header rules), delimited by closing the connection.
- */
-function relay(client: Duplex, proxyRes: IncomingMessage): void {
-  if (!client.writable) {
-    proxyRes.resume();
-    return;
-  }
-  client.write(rawHead(proxyRes.statusCode ?? 502, responseHeaders(proxyRes.headers)));
-  // A client that leaves mid-body (its FIN, or a close) must not leave the upstream's answer paused, holding its
-  // connection; the server keeps a raw socket half-open after a FIN, so that is ours to close too.
-  const leave = () => {
-    proxyRes.destroy();
-    client.destroy();
-  };
-  client.once('end', leave);
-  client.once('close', leave);
-  proxyRes.pipe(client, { end: false });
-  proxyRes.on('end', () => client.end(() => client.destroy()));
+  socket.write(`${head}\r\n`);
+  if (upstreamHead.length > 0) socket.write(upstreamHead);
+  if (client.head.length > 0) socket.unshift(client.head);
+  upstream.pipe(socket).pipe(upstream);
 }

@@ -1,10 +1,4 @@
-import {
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
 import { defaultRetryAfterPolicy, parseRetryAfter } from './retry-after.js';
 
@@ -236,19 +230,4 @@ export function writeResponseHead(res: ServerResponse, status: number, headers: 
     }
   }
   res.writeHead(status, headers);
-}
-
-/**
- * An HTTP/1.1 response head for a raw socket (a WebSocket handshake that was never upgraded): the status line, the
- * headers (an array value as one line each), and `Connection: close` (RFC 9112 §9.6): the caller closes the
- * connection after the body, which also delimits a body of unknown length.
- */
-export function rawHead(status: number, headers: OutgoingHttpHeaders): string {
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || name === 'connection') continue;
-    for (const one of Array.isArray(value) ? value : [value]) head += `${name}: ${one}\r\n`;
-  }
-  return `${head}connection: close\r\n\r\n`;
 }

@@ -124,4 +124,5 @@ export {
 } from './targets.js';
 export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
 export { defaultTemplatesDir, escapeHtml } from './templates.js';
+export type { UpgradeListener } from './upgrade.js';
 export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';

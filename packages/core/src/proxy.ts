@@ -23,12 +23,23 @@ import type { RenderedError } from './render.js';
 import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
 import { requestIdOf } from './request-id.js';
 import { leavesTargetPath } from './request-target.js';
+import { writeError } from './respond.js';
 import { defaultErrorResponder } from './responder.js';
 import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import { createRobotsKeeper, type RobotsKeeper, robotsSource } from './robots.js';
 import type { Target } from './targets.js';
 import type { FailurePhase } from './taxonomy.js';
-import { announcesBody, isWebSocketUpgrade, runUpgrade, writeSocketResponse } from './upgrade.js';
+import {
+  adoptHandshake,
+  announcesBody,
+  cameAsUpgrade,
+  claimHandshake,
+  type HandshakeSockets,
+  isWebSocketUpgrade,
+  markUpgradeListener,
+  routeUpgrade,
+  type UpgradeListener,
+} from './upgrade.js';
 import type { AttemptResult } from './verdict.js';
 
 export type {
@@ -73,11 +84,24 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    */
   forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined>;
   /**
-   * Proxies a WebSocket upgrade (call it from the server's `upgrade` event). A failure before the upstream answered
-   * is answered on the raw socket with an HTTP error (`render`, by default the default error responder's: its
-   * status, Retry-After, Proxy-Status, Content-Length, `Connection: close`), then the socket is closed. Resolves
-   * once the upstream answered, the failure was answered, or the client left. The target is chosen as for
-   * `forward()` (health, breaker); a handshake is not retried. Never rejects: anything unexpected closes the socket.
+   * The server's `upgrade` listener for a proxy that serves below an app (what the adapters' `middleware.upgrade`
+   * is): `server.on('upgrade', proxy.routeUpgrade)`. Each WebSocket handshake is given to the server's own request
+   * handler (your app) as a request, answered on its socket, so that routing, mount paths and middleware apply as to
+   * any request: it is proxied only if the app routes it to this proxy's `forward()` (or another's), which then
+   * tunnels it after the upstream's 101, or relays any other answer like a response. A handshake the app answers
+   * itself gets that answer (its 404, 401, 503), then a close. When other `upgrade` listeners share the server, a
+   * handshake the app does not route to a proxy is left to them instead, and the app's answer dropped. A handshake
+   * that announces a body is answered 400 (a `reject` event, `upgrade-with-body`) and never given to the app.
+   */
+  readonly routeUpgrade: UpgradeListener;
+  /**
+   * Proxies a WebSocket handshake you chose for this proxy (from the server's `upgrade` event, or your own dispatcher
+   * of them), whatever its path: like `forward()` of a request, with the same limits until the upstream's 101. A
+   * failure before the upstream answered is answered on the socket with `render` (by default the default error
+   * responder's: its status, Retry-After, Proxy-Status, Content-Length), then the connection is closed; so is any
+   * answer but a 101. A handshake that is not a WebSocket one, or announces a body, is answered 400. Resolves once the
+   * upstream answered, the failure was answered, or the client left. Never rejects: anything unexpected closes the
+   * socket.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void>;
   /**
@@ -101,6 +125,8 @@ interface Subject {
 /** What every attempt of one forwarded request shares. */
 interface Call extends Subject {
   readonly res: ServerResponse;
+  /** A WebSocket handshake's client side, tunnelled after the upstream's 101. */
+  readonly tunnel: HandshakeSockets | undefined;
   /** The robots.txt keeper, when this is a GET or HEAD of /robots.txt and the keeper is on. */
   readonly robots: RobotsKeeper | undefined;
   /** Aborts when the client goes away: ends a wait for a concurrency slot or before a retry. Made when needed. */
@@ -252,16 +278,22 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     }
     const options = this.#options;
     const requestId = requestIdOf(req, options.trustRequestId);
+    // A request Node handed to `upgrade` listeners (with no response, its body unread) that reached us through the
+    // app: our routeUpgrade (then it is ours to answer on its socket), or another library that does the same.
+    const upgrade = cameAsUpgrade(req);
+    const handshake = upgrade ? claimHandshake(req, res) : undefined;
+    // Any other upgrade is answered as a plain request (RFC 9110 §7.8: the Upgrade is ignored).
+    const tunnel = handshake !== undefined && isWebSocketUpgrade(req) ? handshake : undefined;
     // Before anything is read, waited for or prepared: a refused request holds no slot and no body.
-    const refusal = refusalOf(req);
+    const refusal = refusalOf(req) ?? (upgrade && announcesBody(req) ? upgradeWithBody : undefined);
     if (refusal !== undefined) {
-      this.#emitReject({ req, requestId, upgrade: false }, refusal.rendered.status, refusal.reason);
+      this.#emitReject({ req, requestId, upgrade: tunnel !== undefined }, refusal.rendered.status, refusal.reason);
       writeRejection(req, res, refusal.rendered);
       return undefined;
     }
-    prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: false });
+    prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: tunnel !== undefined });
     const robots = this.#robots?.matches(req) === true ? this.#robots : undefined;
-    const call: Call = { req, res, requestId, upgrade: false, robots, leaving: undefined };
+    const call: Call = { req, res, requestId, upgrade: tunnel !== undefined, tunnel, robots, leaving: undefined };
     // Before a slot is taken: a client that stalls its body (held in memory: at most maxBufferedBody) never holds one.
     const prepared = hasBody(req) ? await this.#prepareBody(call) : noBody;
     if (prepared === undefined) return undefined;
@@ -343,7 +375,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         return undefined;
       }
       tried.add(choice.target);
-      const outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt);
+      const outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt, call.tunnel);
       // Reported before any event, so that a listener cannot keep the breaker from hearing of it.
       choice.report(resultOf(outcome));
       if (outcome.kind === 'answered') {
@@ -427,6 +459,14 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     return errorOf(failure);
   }
 
+  readonly routeUpgrade: UpgradeListener = markUpgradeListener((req, socket, head) => {
+    routeUpgrade(req, socket, head, (res) => {
+      writeRejection(req, res, upgradeWithBody.rendered);
+      const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
+      this.#emitReject(subject, upgradeWithBody.rendered.status, upgradeWithBody.reason);
+    });
+  });
+
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
     // Called from a server's 'upgrade' event, where a rejection would go unhandled: anything unexpected (a listener
     // or a render hook that throws) closes the socket instead.
@@ -436,45 +476,16 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
-    // Nothing on a raw socket may reach an unhandled 'error' event, before or after the engine takes it.
-    socket.on('error', ignore);
-    const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
+    const res = adoptHandshake(req, socket, head);
+    if (res === undefined) return;
     if (!isWebSocketUpgrade(req)) {
-      this.#emitReject(subject, 400, 'not-a-websocket');
-      writeSocketResponse(socket, notAWebSocket);
+      writeRejection(req, res, notAWebSocket);
+      const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
+      this.#emitReject(subject, notAWebSocket.status, 'not-a-websocket');
       return;
     }
-    const refusal = refusalOf(req) ?? (announcesBody(req) ? upgradeWithBody : undefined);
-    if (refusal !== undefined) {
-      this.#emitReject(subject, refusal.rendered.status, refusal.reason);
-      writeSocketResponse(socket, refusal.rendered);
-      return;
-    }
-    if (clientWentAway(req)) {
-      this.#emitAbort(subject, undefined, 0, 'request', false, {});
-      return;
-    }
-    prepareRequestHeaders(req, subject.requestId, { trustForwarded: this.#options.trustForwarded, upgrade: true });
-    const renderer = render ?? defaultErrorResponder().render;
-    // One attempt: a handshake is not retried. Not counted by the concurrency limit either: a tunnel lasts.
-    const choice = this.#balancer.choose();
-    if (!choice.ok) {
-      this.#emitFailure(subject, undefined, 1, localFailure(choice.failure), false);
-      writeSocketResponse(socket, renderer(choice.failure, req));
-      return;
-    }
-    const target = this.#options.targets[choice.target.index] as UpstreamTarget;
-    const outcome = await runUpgrade(this.#settings, target, req, socket, head, (failure) => renderer(failure, req));
-    if (outcome.kind === 'answered') {
-      choice.report({ status: outcome.status });
-      this.#emitResponse(subject, target, 1, outcome.status, outcome.timings);
-    } else if (outcome.kind === 'aborted') {
-      choice.report({ aborted: true });
-      this.#emitAbort(subject, target, 1, outcome.phase, false, outcome.timings);
-    } else {
-      choice.report({ failure: outcome.failure });
-      this.#emitFailure(subject, target, 1, { ...outcome, headSent: false }, false);
-    }
+    const error = await this.forward(req, res);
+    if (error !== undefined) writeError(req, res, (render ?? defaultErrorResponder().render)(error.failure, req));
   }
 
   close(): void {
@@ -573,8 +584,6 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   }
 }
 
-function ignore(): void {}
-
 /**
  * Creates the framework-free proxy. Adapters wrap it; use it directly with `node:http`.
  * @example
@@ -584,7 +593,7 @@ function ignore(): void {}
  *   const error = await proxy.forward(req, res);
  *   if (error) errors.send(error.failure, req, res);
  * });
- * server.on('upgrade', (req, socket, head) => proxy.upgrade(req, socket, head, errors.render));
+ * server.on('upgrade', proxy.routeUpgrade); // WebSocket handshakes go through the handler above
  */
 export function createProxy(options: ProxyOptions): GatewayProxy {
   return new UpstreamProxy(options);

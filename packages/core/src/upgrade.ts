@@ -1,31 +1,25 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { type AttemptSettings, phaseOf, type Step, timeoutFailure, watchConnection } from './attempt.js';
-import { classify, clientWentAway } from './classify.js';
-import { failureOf, type GatewayFailure, type Timings } from './failure.js';
-import { rawHead } from './headers.js';
-import type { TimeoutName } from './proxy-events.js';
-import type { UpstreamTarget } from './proxy-options.js';
-import type { RenderedError } from './render.js';
-import type { FailurePhase } from './taxonomy.js';
+import type { EventEmitter } from 'node:events';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { rejection, writeRejection } from './reject.js';
 
-/** How a WebSocket upgrade ended. */
-export type UpgradeOutcome =
-  /** The upstream answered (101 and a tunnel, or another status relayed to the client). */
-  | { readonly kind: 'answered'; readonly status: number; readonly timings: Timings }
-  /** The client went away before the upstream answered. */
-  | { readonly kind: 'aborted'; readonly phase: FailurePhase; readonly timings: Timings }
-  /** The upstream failed before answering; our error response went out on the socket, then it was closed. */
-  | {
-      readonly kind: 'failed';
-      readonly failure: GatewayFailure;
-      readonly timeout: TimeoutName | undefined;
-      readonly timings: Timings;
-    };
-
-/** Whether `req` is a WebSocket handshake the engine will proxy (RFC 6455 §4.1: GET with `Upgrade: websocket`). */
+/** Whether `req` is a WebSocket handshake (RFC 6455 §4.1: a GET over HTTP/1.1 or later, with `Upgrade: websocket`). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  return req.method === 'GET' && typeof req.headers.upgrade === 'string' && /^websocket$/i.test(req.headers.upgrade);
+  return (
+    req.method === 'GET' &&
+    (req.httpVersionMajor > 1 || req.httpVersionMinor >= 1) &&
+    typeof req.headers.upgrade === 'string' &&
+    /^websocket$/i.test(req.headers.upgrade)
+  );
+}
+
+/**
+ * Whether Node gave `req` to the server's `upgrade` listeners instead of as a request: it then read none of its body
+ * and made it no response. (Node's `req.upgrade`, which its types leave out.)
+ */
+export function cameAsUpgrade(req: IncomingMessage): boolean {
+  return (req as { upgrade?: unknown }).upgrade === true;
 }
 
 /**
@@ -39,116 +33,193 @@ export function announcesBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
 }
 
-/**
- * Writes an HTTP response on a raw socket that was never upgraded, then closes it: status line, the rendered
- * headers (Retry-After, Proxy-Status, Content-Length, ...), `Connection: close` (RFC 9112 §9.6), the body.
- */
-export function writeSocketResponse(socket: Duplex, rendered: RenderedError): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(rawHead(rendered.status, rendered.headers) + rendered.body, () => socket.destroy());
+/** The client's side of a WebSocket handshake, which the engine tunnels to the upstream's after its 101. */
+export interface HandshakeSockets {
+  /** The client's connection. */
+  readonly socket: Duplex;
+  /** What the client sent after the handshake's head: the first bytes of the tunnel. */
+  readonly head: Buffer;
+  /** Called as the tunnel opens: from then on a FIN from the client only ends its direction of the tunnel. */
+  tunnelled(): void;
 }
 
+/** A server's `upgrade` listener. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** A handshake given to the app as a request, until a proxy's `forward()` claims it. */
+interface Routed extends HandshakeSockets {
+  /** The response it was given to the app with. */
+  readonly res: ServerResponse;
+  /** Where that response writes while other `upgrade` listeners may own the handshake: nowhere. */
+  sink: Duplex | undefined;
+  claimed: boolean;
+  /** Closes the connection when the client leaves before a tunnel opens. */
+  readonly leave: () => void;
+}
+
+function routedOf(req: IncomingMessage, socket: Duplex, head: Buffer): Routed {
+  const leave = () => socket.destroy();
+  return {
+    socket,
+    head,
+    res: handshakeResponse(req),
+    sink: undefined,
+    claimed: false,
+    leave,
+    tunnelled: () => socket.off('end', leave),
+  };
+}
+
+/** Shared by every copy of the package, like the listener mark: a proxy claims what any copy routed. */
+const routedKey = Symbol.for('gateway-errors.routed-handshake');
+const listenerMark = Symbol.for('gateway-errors.upgrade-listener');
+type RoutedRequest = IncomingMessage & { [routedKey]?: Routed };
+
+/** Marks `listener` as one of ours, so that routing can tell other `upgrade` listeners of a server from ours. */
+export function markUpgradeListener(listener: UpgradeListener): UpgradeListener {
+  return Object.defineProperty(listener, listenerMark, { value: true });
+}
+
+/** The answer to a handshake on a server that has no request listener to route it to. */
+const notRouted = rejection(404, 'nothing here answers this upgrade');
+
 /**
- * Runs a WebSocket upgrade against `target`, under the connect and response timeouts (and the deadline) of an HTTP
- * attempt. A failure before the upstream answered is answered on the raw socket with `render(failure)`, then the
- * socket is closed; after the 101 the engine owns the tunnel and a failure just closes both sides.
+ * Gives a handshake to the app as a request. Node's server hands an upgrade to its `upgrade` listeners only: with no
+ * response, and with its body, if any, unread. Here the server's own request listeners (the Express app, Koa's
+ * `app.callback()`, a node:http handler) get it with a response written on its socket, so that routing, mount paths
+ * and middleware (auth, `maintenance()`) apply exactly as to any request; it is proxied only if the app routes it to
+ * a proxy's `forward()`, which claims it (`claimHandshake`). The app runs once every other `upgrade` listener has
+ * seen the request as Node gave it: a mount path rewrites `req.url` while the app runs below it.
+ *
+ * Who answers a handshake the app does not route to a proxy depends on who else listens. When every `upgrade`
+ * listener of the server is ours, or none is (your own code called us: the handshake was given to us), the app
+ * answers it (its 404, 401 or 503), and the connection closes after that answer. When other listeners share the
+ * server, the handshake may be theirs: the app's answer goes nowhere and the socket is left to them.
+ *
+ * A handshake that announces a body is never given to the app, where a middleware that forwards requests (another
+ * proxy) would forward its length with no body behind it: `refuse` answers it, when it is ours to answer.
  */
-export function runUpgrade(
-  settings: AttemptSettings,
-  target: UpstreamTarget,
+export function routeUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
-  render: (failure: GatewayFailure) => RenderedError,
-): Promise<UpgradeOutcome> {
-  return new Promise<UpgradeOutcome>((resolve) => {
-    const { timeouts } = settings;
-    const started = performance.now();
-    const timings: Timings = {};
-    let step: Step = 'connect';
-    let proxyReq: ClientRequest | undefined;
-    let done = false;
-    let timer = setTimeout(onTimer, timeouts.connect);
-    let timerMs = timeouts.connect;
-    const deadline = Number.isFinite(timeouts.deadline) ? setTimeout(onDeadline, timeouts.deadline) : undefined;
-
-    function settle(outcome: UpgradeOutcome): void {
-      done = true;
-      clearTimeout(timer);
-      clearTimeout(deadline);
-      socket.off('close', onClientClose);
-      socket.off('end', onClientClose);
-      timings.total = performance.now() - started;
-      resolve(outcome);
-    }
-    function fail(failure: GatewayFailure, timeout: TimeoutName | undefined): void {
-      if (done) return;
-      const complete = { ...failure, upstream: target.origin, timings };
-      settle({ kind: 'failed', failure: complete, timeout, timings });
-      // Answer first: destroying the upstream request makes the engine close the client socket right after.
-      writeSocketResponse(socket, render(complete));
-      proxyReq?.destroy();
-    }
-    function onTimer(): void {
-      const timeout: TimeoutName = step === 'connect' ? 'connect' : 'response';
-      fail(timeoutFailure(step, timeout, timerMs, target, timings), timeout);
-    }
-    function onDeadline(): void {
-      fail(timeoutFailure(step, 'deadline', timeouts.deadline, target, timings), 'deadline');
-    }
-    function onClientClose(): void {
-      if (done) return;
-      settle({ kind: 'aborted', phase: phaseOf[step], timings });
-      proxyReq?.destroy();
-      // The server keeps a raw socket half-open after the client's FIN; nothing will be sent on it now.
-      socket.destroy();
-    }
-    function answered(status: number): void {
-      if (done) return;
-      timings.firstByte = performance.now() - started;
-      settle({ kind: 'answered', status, timings });
-    }
-
-    socket.on('close', onClientClose);
-    socket.on('end', onClientClose);
-    settings.engine.ws(
-      req,
-      socket,
-      head,
-      { target, body: undefined, changeOrigin: settings.changeOrigin },
-      {
-        request(request) {
-          proxyReq = request;
-          watchConnection(request, target, timings, started, () => {
-            if (done || step !== 'connect') return;
-            step = 'wait';
-            clearTimeout(timer);
-            timer = setTimeout(onTimer, timeouts.response);
-            timerMs = timeouts.response;
-          });
-          request.once('upgrade', () => answered(101));
-          request.once('response', (response: IncomingMessage) => {
-            answered(response.statusCode ?? 502);
-            // The engine relays a non-101 answer and closes the socket at its end; if the upstream dies in its
-            // body, the end never comes, so the client connection is closed here (a truncated response).
-            response.once('close', () => {
-              if (!response.complete) socket.destroy();
-            });
-          });
-        },
-        response() {},
-        error(error) {
-          if (done) return;
-          if (clientWentAway(req)) {
-            onClientClose();
-            return;
-          }
-          fail(classify(error) ?? failureOf('http_upgrade_failed', { cause: error }), undefined);
-        },
-      },
-    );
+  refuse: (res: ServerResponse) => void,
+): void {
+  const request = req as RoutedRequest;
+  // Every listener of ours gets the event: the first routes it.
+  if (request[routedKey] !== undefined) return;
+  const server = (socket as { server?: EventEmitter }).server;
+  const shared = server !== undefined && sharesUpgrades(server);
+  const routed = routedOf(req, socket, head);
+  const { res } = routed;
+  request[routedKey] = routed;
+  if (announcesBody(req)) {
+    if (!shared && answerOnClient(routed)) refuse(res);
+    return;
+  }
+  if (shared) {
+    const sink = discarding();
+    routed.sink = sink;
+    answerOn(res, sink);
+    // An answer the app never finishes is let go with the connection, whoever owns it.
+    socket.once('close', () => sink.destroy());
+  } else if (!answerOnClient(routed)) {
+    return;
+  }
+  queueMicrotask(() => {
+    if (server?.emit('request', req, res) === true) return;
+    if (shared) routed.sink?.destroy();
+    else writeRejection(req, res, notRouted);
   });
 }
+
+/**
+ * The sockets of a handshake that `routeUpgrade` gave to the app (or `adoptHandshake` to a proxy) and that reached a
+ * proxy's `forward()` with the response it was given with: that proxy answers it from now on, on its socket.
+ * `undefined` for any other request, and for a handshake another proxy already claimed.
+ */
+export function claimHandshake(req: IncomingMessage, res: ServerResponse): HandshakeSockets | undefined {
+  const routed = (req as RoutedRequest)[routedKey];
+  if (routed === undefined || routed.claimed || routed.res !== res) return undefined;
+  routed.claimed = true;
+  const sink = routed.sink;
+  if (sink !== undefined) {
+    routed.sink = undefined;
+    res.detachSocket(sink as Socket);
+    sink.destroy();
+    if (res.headersSent || !answerOnClient(routed)) return undefined;
+  }
+  return routed;
+}
+
+/**
+ * A handshake given straight to a proxy (`proxy.upgrade`): its response, written on its socket, with which the
+ * proxy's `forward()` claims it. `undefined` when the socket cannot take it (then it was closed).
+ */
+export function adoptHandshake(req: IncomingMessage, socket: Duplex, head: Buffer): ServerResponse | undefined {
+  const routed = routedOf(req, socket, head);
+  if (!answerOnClient(routed)) return undefined;
+  (req as RoutedRequest)[routedKey] = routed;
+  return routed.res;
+}
+
+/**
+ * A response to a handshake, as Node's server would make for a request. The connection closes once it is written:
+ * after an upgrade Node reads no more requests on it (RFC 9112 §9.6). A 101 is written by the tunnel instead, and
+ * never finishes it.
+ */
+function handshakeResponse(req: IncomingMessage): ServerResponse {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.once('finish', () => {
+    const out = res.socket;
+    out?.end(() => out.destroy());
+  });
+  return res;
+}
+
+/** Makes `res` write on `out`. False when `out` is still another response's (a request pipelined before): closed. */
+function answerOn(res: ServerResponse, out: Duplex): boolean {
+  out.on('error', ignore);
+  try {
+    res.assignSocket(out as Socket);
+  } catch {
+    out.destroy();
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Makes a handshake's response write on the client's connection. A FIN from the client before a tunnel opens means it
+ * left: the connection is closed, as Node's server closes a request's (`httpAllowHalfOpen` is off by default), and
+ * the response's 'close' tells whoever answers it.
+ */
+function answerOnClient(routed: Routed): boolean {
+  if (!answerOn(routed.res, routed.socket)) return false;
+  routed.socket.once('end', routed.leave);
+  return true;
+}
+
+/**
+ * Whether other `upgrade` listeners share the server with ours. None of ours among them means your own code called
+ * us (a dispatcher that chose this handshake for us): ours to answer, like when every listener is ours.
+ */
+function sharesUpgrades(server: EventEmitter): boolean {
+  const listeners = server.listeners('upgrade') as Array<{ [listenerMark]?: true }>;
+  let ours = 0;
+  for (const listener of listeners) if (listener[listenerMark] === true) ours++;
+  return ours > 0 && ours < listeners.length;
+}
+
+/** Takes what the app answers to a handshake that may be another listener's, and drops it. */
+function discarding(): Duplex {
+  return new Duplex({
+    read() {},
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
+}
+
+function ignore(): void {}

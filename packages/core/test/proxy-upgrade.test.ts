@@ -162,19 +162,24 @@ describe('a failing upgrade is answered with an HTTP error on the raw socket, th
     expect(headerIn(head, 'content-type')).toBe('text/plain; charset=utf-8');
     expect(Number(headerIn(head, 'content-length'))).toBe(Buffer.byteLength(body, 'latin1'));
     expect(body).toContain(`${status} `);
-    expect(gateway.events.failure).toMatchObject([{ upgrade: true, willRetry: false, failure: { type, status } }]);
+    // Tried twice, as any GET whose failure allows a retry.
+    expect(gateway.events.failure).toMatchObject([
+      { upgrade: true, attempt: 1, willRetry: true, failure: { type, status } },
+      { upgrade: true, attempt: 2, willRetry: false, failure: { type, status } },
+    ]);
   });
 
-  it('answers a handshake that is not a WebSocket with 400 and a close', async () => {
+  it.each([
+    ['h2c', 'GET /h2 HTTP/1.1\r\nHost: gw\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n'],
+    ['a WebSocket over HTTP/1.0', handshake().replace('HTTP/1.1', 'HTTP/1.0')],
+  ])('answers an upgrade that is not a WebSocket handshake (%s) with 400 and a close', async (_name, text) => {
     upstream = await hangingUpstream();
     gateway = await startGateway({ target: upstream.url });
-    const { bytes, ending } = await rawExchange(
-      gateway.port,
-      'GET /h2 HTTP/1.1\r\nHost: gw\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n',
-    );
+    const { bytes, ending } = await rawExchange(gateway.port, text);
     expect(ending).toBe('fin');
     expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
     expect(upstream.requests).toBe(0);
+    expect(gateway.events.reject).toMatchObject([{ status: 400, reason: 'not-a-websocket' }]);
   });
 
   it('stops the upstream handshake when the client leaves, with a 499 event', async () => {
@@ -334,7 +339,7 @@ describe("proxy.routeUpgrade: handshakes routed through the server's own request
     const errors = createErrorResponder();
     const server = createServer(async (req, res) => {
       if (!req.url?.startsWith('/api/')) {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not here\n');
+        res.writeHead(404, { 'Content-Type': 'text/plain', 'Content-Length': '9' }).end('not here\n');
         return;
       }
       const error = await proxy.forward(req, res);
@@ -364,6 +369,39 @@ describe("proxy.routeUpgrade: handshakes routed through the server's own request
       proxy.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('routes each handshake once, to whichever proxy the handler forwards it to, with its early bytes', async () => {
+    const [a, b] = [await webSocketEchoUpstream(), await webSocketEchoUpstream()];
+    const proxies = [createProxy({ target: a.url }), createProxy({ target: b.url })] as const;
+    const server = createServer(async (req, res) => {
+      const error = await proxies[req.url?.startsWith('/b/') ? 1 : 0].forward(req, res);
+      if (error) res.destroy();
+    });
+    // Both proxies' listeners: each handshake is still given to the app once.
+    for (const proxy of proxies) server.on('upgrade', proxy.routeUpgrade);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      // Bytes sent right behind the head, before any answer: the first of the tunnel.
+      socket.write(`${handshake('/b/ws')}early bytes`);
+      await until(() => received.endsWith('early bytes'), 5000, 'the early bytes echoed');
+      expect(received.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
+      expect([a.requests, b.requests]).toEqual([0, 1]);
+      socket.destroy();
+    } finally {
+      for (const proxy of proxies) proxy.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await a.close();
+      await b.close();
     }
   });
 

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import {
   createErrorResponder,
   createMaintenance,
@@ -11,6 +10,7 @@ import {
   type MaintenanceGate,
   type MaintenanceOptions,
   type ProxyOptions,
+  type UpgradeListener,
 } from '@gateway-errors/core';
 
 export * from '@gateway-errors/core';
@@ -109,11 +109,14 @@ function errorsAfter(req: IncomingMessage, handler: unknown): ErrorsAfter | unde
 export interface GatewayProxyMiddleware extends RequestHandler {
   readonly proxy: GatewayProxy;
   /**
-   * Proxies a WebSocket handshake: `server.on('upgrade', middleware.upgrade)`. Express never sees upgrades, so the
-   * whole path goes to the target (no mount path is stripped) and a failure is answered on the socket with the
-   * default responder (a handshake asks for no format: text/plain). Never rejects.
+   * WebSocket handshakes: `server.on('upgrade', middleware.upgrade)`. Express never sees an upgrade on its own; this
+   * listener gives each handshake to the app as a request, so routing, the mount path and every middleware before
+   * the proxy (auth, `maintenance()`) apply to it as to any request. Only a handshake that reaches this middleware
+   * (or another `gatewayProxy()`) is proxied, with the path a request would have; a failure goes to `gatewayErrors()`
+   * like any; whatever the app answers instead (its 404, a 401) is written on the socket, then it is closed. With
+   * other `upgrade` listeners on the server, a handshake the app does not route to a proxy is left to them.
    */
-  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
+  readonly upgrade: UpgradeListener;
 }
 
 /**
@@ -124,7 +127,7 @@ export interface GatewayProxyMiddleware extends RequestHandler {
  * const api = gatewayProxy({ target: 'http://127.0.0.1:4000', timeouts: { connect: 2000, response: 15000 } });
  * app.use('/api', api);
  * const server = app.listen(3000);
- * server.on('upgrade', api.upgrade); // WebSockets, if the upstream has them
+ * server.on('upgrade', api.upgrade); // WebSocket handshakes under /api, through the app like any request
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
@@ -143,9 +146,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
       }
     }, next);
   };
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
-    proxy.upgrade(req, socket, head);
-  return Object.assign(middleware, { proxy, upgrade });
+  return Object.assign(middleware, { proxy, upgrade: proxy.routeUpgrade });
 }
 
 /** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import {
   createErrorResponder,
   createMaintenance,
@@ -11,6 +10,7 @@ import {
   type MaintenanceGate,
   type MaintenanceOptions,
   type ProxyOptions,
+  type UpgradeListener,
 } from '@gateway-errors/core';
 
 export * from '@gateway-errors/core';
@@ -87,11 +87,15 @@ function withOriginalUrl(ctx: KoaContext): IncomingMessage {
 export interface GatewayProxyMiddleware extends KoaMiddleware {
   readonly proxy: GatewayProxy;
   /**
-   * Proxies a WebSocket handshake: `server.on('upgrade', middleware.upgrade)`. Koa never sees upgrades, so the whole
-   * path goes to the target (no mount path is stripped) and a failure is answered on the socket with the default
-   * responder (a handshake asks for no format: text/plain). Never rejects.
+   * WebSocket handshakes: `server.on('upgrade', middleware.upgrade)`. Koa never sees an upgrade on its own; this
+   * listener gives each handshake to the app (`app.callback()`) as a request, so koa-mount, @koa/router and every
+   * middleware above the proxy (auth, `maintenance()`) apply to it as to any request. Only a handshake that reaches
+   * this middleware (or another `gatewayProxy()`) is proxied, with the path a request would have; a failure is
+   * thrown to `gatewayErrors()` like any; whatever the app answers instead (Koa's 404, a 401) is written on the
+   * socket, then it is closed. With other `upgrade` listeners on the server, a handshake the app does not route to a
+   * proxy is left to them.
    */
-  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => Promise<void>;
+  readonly upgrade: UpgradeListener;
 }
 
 /**
@@ -103,7 +107,7 @@ export interface GatewayProxyMiddleware extends KoaMiddleware {
  * const api = gatewayProxy({ target: 'http://127.0.0.1:4000' });
  * app.use(mount('/api', api));
  * const server = app.listen(3000);
- * server.on('upgrade', api.upgrade); // WebSockets, if the upstream has them
+ * server.on('upgrade', api.upgrade); // WebSocket handshakes under /api, through the app like any request
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
@@ -122,9 +126,7 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
       throw thrown;
     }
   };
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> =>
-    proxy.upgrade(req, socket, head);
-  return Object.assign(middleware, { proxy, upgrade });
+  return Object.assign(middleware, { proxy, upgrade: proxy.routeUpgrade });
 }
 
 /** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
