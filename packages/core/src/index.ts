@@ -1,24 +1,4 @@
-export { ProxyTimeoutError } from './attempt.js';
-export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './backoff.js';
-export {
-  type Balancer,
-  type BalancerOptions,
-  type Choice,
-  createBalancer,
-  type TargetBreakerChange,
-} from './balancer.js';
-export {
-  type BreakerEvents,
-  type BreakerOptions,
-  type BreakerPermit,
-  type BreakerReason,
-  type BreakerState,
-  type BreakerStateChange,
-  type CircuitBreaker,
-  createBreaker,
-} from './breaker.js';
-export { classify, clientWentAway } from './classify.js';
-export type { Clock } from './clock.js';
+export { classify, clientWentAway } from './failure/classify.js';
 export {
   BadGatewayError,
   errorOf,
@@ -28,7 +8,7 @@ export {
   GatewayTimeoutError,
   isGatewayError,
   ServiceUnavailableError,
-} from './errors.js';
+} from './failure/errors.js';
 export {
   declaredFailure,
   type FailureDetails,
@@ -36,14 +16,28 @@ export {
   type GatewayFailure,
   isRetrySafe,
   type Timings,
-} from './failure.js';
+} from './failure/failure.js';
+export { appendProxyStatus, formatProxyStatus, type ProxyStatusEntry } from './failure/proxy-status.js';
 export {
-  createHealthChecker,
-  type HealthChecker,
-  type HealthCheckOptions,
-  type HealthCheckResult,
-} from './health.js';
-export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, createLimiter } from './limiter.js';
+  clampRetryAfter,
+  defaultRetryAfterPolicy,
+  parseHttpDate,
+  parseRetryAfter,
+  type ResolvedRetryAfterPolicy,
+  type RetryAfterPolicy,
+  resolveRetryAfterPolicy,
+} from './failure/retry-after.js';
+export {
+  type FailurePhase,
+  type FailureRule,
+  type FailureType,
+  failureRules,
+  isFailureType,
+} from './failure/taxonomy.js';
+export type { RejectReason } from './node-http/reject.js';
+export { requestIdOf } from './node-http/request-id.js';
+export type { UpgradeListener } from './node-http/upgrade.js';
+export { ProxyTimeoutError } from './proxy/attempt.js';
 export {
   type LogLevel,
   type LogLevels,
@@ -51,15 +45,7 @@ export {
   type LogToOptions,
   logTo,
   type StructuredLogger,
-} from './logger.js';
-export {
-  createMaintenance,
-  type MaintenanceAllowList,
-  type MaintenanceGate,
-  type MaintenanceOptions,
-} from './maintenance.js';
-export { builtInMessages, englishMessages, type MessageOverrides, type Messages, type PageCopy } from './messages.js';
-export { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
+} from './proxy/logger.js';
 export type {
   ClientStall,
   ProxyBreakerEvent,
@@ -69,7 +55,7 @@ export type {
   ProxyRetryEvent,
   RenderFailure,
   TimeoutName,
-} from './proxy.js';
+} from './proxy/proxy.js';
 export {
   createProxy,
   type GatewayProxy,
@@ -81,13 +67,71 @@ export {
   type RetryOptions,
   type TimeoutOptions,
   type UpstreamTlsOptions,
-} from './proxy.js';
-export { appendProxyStatus, formatProxyStatus, type ProxyStatusEntry } from './proxy-status.js';
-export type { RejectReason } from './reject.js';
-export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './render.js';
-export { ConsumedBodyError } from './request-body.js';
-export { requestIdOf } from './request-id.js';
-export { abortResponse, mergeVary, writeError } from './respond.js';
+} from './proxy/proxy.js';
+export { ConsumedBodyError } from './proxy/request-body.js';
+export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './resilience/backoff.js';
+export {
+  type Balancer,
+  type BalancerOptions,
+  type Choice,
+  createBalancer,
+  type TargetBreakerChange,
+} from './resilience/balancer.js';
+export {
+  type BreakerEvents,
+  type BreakerOptions,
+  type BreakerPermit,
+  type BreakerReason,
+  type BreakerState,
+  type BreakerStateChange,
+  type CircuitBreaker,
+  createBreaker,
+} from './resilience/breaker.js';
+export type { Clock } from './resilience/clock.js';
+export {
+  createHealthChecker,
+  type HealthChecker,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+} from './resilience/health.js';
+export {
+  type Admission,
+  type ConcurrencyLimiter,
+  type ConcurrencyOptions,
+  createLimiter,
+} from './resilience/limiter.js';
+export {
+  createMaintenance,
+  type MaintenanceAllowList,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+} from './resilience/maintenance.js';
+export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './resilience/retry-budget.js';
+export {
+  createRobotsKeeper,
+  type RobotsCopy,
+  type RobotsKeeper,
+  type RobotsOptions,
+  type RobotsSource,
+} from './resilience/robots.js';
+export {
+  createTargetPool,
+  type PassiveHealthOptions,
+  type Target,
+  type TargetHealthChange,
+  type TargetPool,
+  type TargetPoolOptions,
+} from './resilience/targets.js';
+export { type AttemptResult, type Verdict, verdictOf } from './resilience/verdict.js';
+export {
+  builtInMessages,
+  englishMessages,
+  type MessageOverrides,
+  type Messages,
+  type PageCopy,
+} from './response/messages.js';
+export { localeNegotiator, negotiateFormat, type ResponseFormat } from './response/negotiate.js';
+export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './response/render.js';
 export {
   createErrorResponder,
   defaultErrorResponder,
@@ -96,33 +140,6 @@ export {
   type NonceSource,
   type RenderHook,
   type RenderRequest,
-} from './responder.js';
-export {
-  clampRetryAfter,
-  defaultRetryAfterPolicy,
-  parseHttpDate,
-  parseRetryAfter,
-  type ResolvedRetryAfterPolicy,
-  type RetryAfterPolicy,
-  resolveRetryAfterPolicy,
-} from './retry-after.js';
-export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-export {
-  createRobotsKeeper,
-  type RobotsCopy,
-  type RobotsKeeper,
-  type RobotsOptions,
-  type RobotsSource,
-} from './robots.js';
-export {
-  createTargetPool,
-  type PassiveHealthOptions,
-  type Target,
-  type TargetHealthChange,
-  type TargetPool,
-  type TargetPoolOptions,
-} from './targets.js';
-export { type FailurePhase, type FailureRule, type FailureType, failureRules, isFailureType } from './taxonomy.js';
-export { defaultTemplatesDir, escapeHtml } from './templates.js';
-export type { UpgradeListener } from './upgrade.js';
-export { type AttemptResult, type Verdict, verdictOf } from './verdict.js';
+} from './response/responder.js';
+export { defaultTemplatesDir, escapeHtml } from './response/templates.js';
+export { abortResponse, mergeVary, writeError } from './response/write-error.js';

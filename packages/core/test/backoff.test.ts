@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, defaultBackoff, resolveBackoff, retryDelay, sleep } from '../src/backoff.js';
+import { backoffDelay, defaultBackoff, resolveBackoff, retryDelay, sleep } from '../src/resilience/backoff.js';
 
 describe('resolveBackoff', () => {
   it('fills the documented defaults and freezes them', () => {

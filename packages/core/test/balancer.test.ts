@@ -3,11 +3,16 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Balancer, type BalancerOptions, createBalancer, type TargetBreakerChange } from '../src/balancer.js';
-import { classify } from '../src/classify.js';
-import { failureOf } from '../src/failure.js';
-import type { Target, TargetHealthChange } from '../src/targets.js';
-import type { AttemptResult } from '../src/verdict.js';
+import { classify } from '../src/failure/classify.js';
+import { failureOf } from '../src/failure/failure.js';
+import {
+  type Balancer,
+  type BalancerOptions,
+  createBalancer,
+  type TargetBreakerChange,
+} from '../src/resilience/balancer.js';
+import type { Target, TargetHealthChange } from '../src/resilience/targets.js';
+import type { AttemptResult } from '../src/resilience/verdict.js';
 
 const refused: AttemptResult = { failure: failureOf('connection_refused') };
 const urls = ['http://10.0.0.1:4000', 'http://10.0.0.2:4000'];

@@ -1,10 +1,10 @@
 import { get } from 'node:http';
 import { httpUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BreakerStateChange, createBreaker, resolveBreakerOptions } from '../src/breaker.js';
-import { classify } from '../src/classify.js';
-import { declaredFailure, failureOf } from '../src/failure.js';
-import type { AttemptResult } from '../src/verdict.js';
+import { classify } from '../src/failure/classify.js';
+import { declaredFailure, failureOf } from '../src/failure/failure.js';
+import { type BreakerStateChange, createBreaker, resolveBreakerOptions } from '../src/resilience/breaker.js';
+import type { AttemptResult } from '../src/resilience/verdict.js';
 
 const refused: AttemptResult = { failure: failureOf('connection_refused') };
 const ok: AttemptResult = { status: 200 };

@@ -9,7 +9,12 @@ import {
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHealthChecker, type HealthChecker, type HealthCheckResult, resolveHealthCheck } from '../src/health.js';
+import {
+  createHealthChecker,
+  type HealthChecker,
+  type HealthCheckResult,
+  resolveHealthCheck,
+} from '../src/resilience/health.js';
 
 const upstreams: Upstream[] = [];
 let checker: HealthChecker | undefined;

@@ -3,7 +3,12 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hangingUpstream, slowHeadUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Admission, type ConcurrencyLimiter, createLimiter, resolveConcurrency } from '../src/limiter.js';
+import {
+  type Admission,
+  type ConcurrencyLimiter,
+  createLimiter,
+  resolveConcurrency,
+} from '../src/resilience/limiter.js';
 
 function admitted(admission: Admission): () => void {
   if (!admission.admitted) throw new Error('expected an admission');

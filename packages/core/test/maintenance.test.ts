@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMaintenance, type MaintenanceOptions } from '../src/maintenance.js';
-import { createErrorResponder } from '../src/responder.js';
+import { createMaintenance, type MaintenanceOptions } from '../src/resilience/maintenance.js';
+import { createErrorResponder } from '../src/response/responder.js';
 
 const secret = 'correct-horse-battery-staple';
 const NOW = Date.parse('2030-01-01T05:00:00Z');

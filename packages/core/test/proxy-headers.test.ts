@@ -10,7 +10,7 @@ import {
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { forwardedElement } from '../src/headers.js';
+import { forwardedElement } from '../src/proxy/headers.js';
 import {
   type Gateway,
   type GatewaySetup,

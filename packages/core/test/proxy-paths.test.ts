@@ -1,6 +1,6 @@
 import { eagerUpstream, echoUpstream, type Upstream, webSocketEchoUpstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { upstreamPath } from '../src/engine.js';
+import { upstreamPath } from '../src/proxy/engine.js';
 import { type Gateway, headerIn, rawExchange, splitHead, startGateway } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;

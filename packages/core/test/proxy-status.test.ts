@@ -5,7 +5,7 @@ import {
   isToken,
   serializeProxyName,
   serializeString,
-} from '../src/proxy-status.js';
+} from '../src/failure/proxy-status.js';
 
 type Bare = string | number | boolean | { token: string };
 interface Member {

@@ -12,8 +12,8 @@ import { echoUpstream, type Upstream } from '@gateway-errors/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { propertyRuns } from '../../../test/support/property.js';
-import { upstreamPath } from '../src/engine.js';
-import { leavesTargetPath } from '../src/request-target.js';
+import { upstreamPath } from '../src/proxy/engine.js';
+import { leavesTargetPath } from '../src/proxy/request-target.js';
 import { type Gateway, rawExchange, splitHead, startGateway } from './proxy-helpers.js';
 
 function isHex(char: string | undefined): boolean {

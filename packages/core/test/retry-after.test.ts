@@ -5,7 +5,7 @@ import {
   parseHttpDate,
   parseRetryAfter,
   resolveRetryAfterPolicy,
-} from '../src/retry-after.js';
+} from '../src/failure/retry-after.js';
 
 /** "Wed, 21 Oct 2015 07:28:00 GMT": the clock of these tests. */
 const now = Date.UTC(2015, 9, 21, 7, 28, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRetryBudget, resolveRetryBudget } from '../src/retry-budget.js';
+import { createRetryBudget, resolveRetryBudget } from '../src/resilience/retry-budget.js';
 
 function fakeClock(start = 0) {
   const clock = { time: start, now: () => clock.time };

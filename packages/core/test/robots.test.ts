@@ -10,7 +10,7 @@ import {
   type RobotsOptions,
   type RobotsSource,
   resolveRobotsOptions,
-} from '../src/robots.js';
+} from '../src/resilience/robots.js';
 
 const realRobots = 'User-agent: *\nDisallow: /private/\nSitemap: https://example.com/sitemap.xml\n';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SlidingWindow } from '../src/sliding-window.js';
+import { SlidingWindow } from '../src/resilience/sliding-window.js';
 
 describe('SlidingWindow', () => {
   it('sums the events of each key within the span', () => {

@@ -3,8 +3,8 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { echoUpstream, httpUpstream, refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify } from '../src/classify.js';
-import { failureOf, type GatewayFailure } from '../src/failure.js';
+import { classify } from '../src/failure/classify.js';
+import { failureOf, type GatewayFailure } from '../src/failure/failure.js';
 import {
   createTargetPool,
   resolveTargetPoolOptions,
@@ -13,7 +13,7 @@ import {
   type TargetHealthChange,
   type TargetPool,
   type TargetPoolOptions,
-} from '../src/targets.js';
+} from '../src/resilience/targets.js';
 
 const refused = { failure: failureOf('connection_refused') };
 const urls = ['http://10.0.0.1:4000', 'http://10.0.0.2:4000', 'http://10.0.0.3:4000'];

@@ -7,8 +7,8 @@ import { createErrorResponder, defaultRetryAfterPolicy, parseRetryAfter } from '
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertyRuns } from '../../../test/support/property.js';
-import { failureOf } from '../src/failure.js';
-import { retryAfterFor } from '../src/retry-after.js';
+import { failureOf } from '../src/failure/failure.js';
+import { retryAfterFor } from '../src/failure/retry-after.js';
 
 /** Header values as Node's parser can deliver them: latin1 bytes other than CR, LF and NUL, trimmed or not. */
 const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) });

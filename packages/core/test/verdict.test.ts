@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { declaredFailure, failureOf } from '../src/failure.js';
-import { type AttemptResult, type Verdict, verdictOf } from '../src/verdict.js';
+import { declaredFailure, failureOf } from '../src/failure/failure.js';
+import { type AttemptResult, type Verdict, verdictOf } from '../src/resilience/verdict.js';
 
 const intercepted503 = declaredFailure(503, { receivedStatus: 503, phase: 'response-head' });
 

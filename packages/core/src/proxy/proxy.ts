@@ -2,33 +2,12 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
-import { retryDelay, sleep } from './backoff.js';
-import { type Balancer, type Choice, createBalancer } from './balancer.js';
-import { clientWentAway } from './classify.js';
-import { createEngine } from './engine.js';
-import { errorOf, type GatewayError } from './errors.js';
-import type { GatewayFailure, Timings } from './failure.js';
-import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
-import { type Admission, type ConcurrencyLimiter, createLimiter } from './limiter.js';
-import type { ClientStall, ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
-import {
-  type ProxyOptions,
-  type ResolvedProxyOptions,
-  resolveProxyOptions,
-  type UpstreamTarget,
-} from './proxy-options.js';
-import { type RejectReason, rejection, writeRejection } from './reject.js';
-import type { RenderedError } from './render.js';
-import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
-import { requestIdOf } from './request-id.js';
-import { leavesTargetPath } from './request-target.js';
-import { writeError } from './respond.js';
-import { defaultErrorResponder } from './responder.js';
-import { createRetryBudget, type RetryBudget } from './retry-budget.js';
-import { createRobotsKeeper, type RobotsKeeper, robotsSource } from './robots.js';
-import type { Target } from './targets.js';
-import type { FailurePhase } from './taxonomy.js';
+import { clientWentAway } from '../failure/classify.js';
+import { errorOf, type GatewayError } from '../failure/errors.js';
+import type { GatewayFailure, Timings } from '../failure/failure.js';
+import type { FailurePhase } from '../failure/taxonomy.js';
+import { type RejectReason, rejection, writeRejection } from '../node-http/reject.js';
+import { requestIdOf } from '../node-http/request-id.js';
 import {
   adoptHandshake,
   announcesBody,
@@ -39,8 +18,29 @@ import {
   markUpgradeListener,
   routeUpgrade,
   type UpgradeListener,
-} from './upgrade.js';
-import type { AttemptResult } from './verdict.js';
+} from '../node-http/upgrade.js';
+import { retryDelay, sleep } from '../resilience/backoff.js';
+import { type Balancer, type Choice, createBalancer } from '../resilience/balancer.js';
+import { type Admission, type ConcurrencyLimiter, createLimiter } from '../resilience/limiter.js';
+import { createRetryBudget, type RetryBudget } from '../resilience/retry-budget.js';
+import { createRobotsKeeper, type RobotsKeeper, robotsSource } from '../resilience/robots.js';
+import type { Target } from '../resilience/targets.js';
+import type { AttemptResult } from '../resilience/verdict.js';
+import type { RenderedError } from '../response/render.js';
+import { defaultErrorResponder } from '../response/responder.js';
+import { writeError } from '../response/write-error.js';
+import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
+import { createEngine } from './engine.js';
+import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
+import type { ClientStall, ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
+import {
+  type ProxyOptions,
+  type ResolvedProxyOptions,
+  resolveProxyOptions,
+  type UpstreamTarget,
+} from './proxy-options.js';
+import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
+import { leavesTargetPath } from './request-target.js';
 
 export type {
   ClientStall,

@@ -1,6 +1,6 @@
+import { checkOptions } from '../config/checks.js';
+import { fraction, positiveNumber } from '../config/values.js';
 import { type Clock, resolveClock } from './clock.js';
-import { fraction, positiveNumber } from './option-values.js';
-import { checkOptions } from './options.js';
 import { SlidingWindow } from './sliding-window.js';
 
 /**

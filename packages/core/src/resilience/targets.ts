@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { checkOptions } from '../config/checks.js';
+import { positiveNumber, statusList, wholeNumber } from '../config/values.js';
+import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, resolveClock } from './clock.js';
-import { failureOf, type GatewayFailure } from './failure.js';
 import {
   createHealthChecker,
   type HealthCheckConnection,
@@ -9,8 +11,6 @@ import {
   type ResolvedHealthCheckOptions,
   resolveHealthCheck,
 } from './health.js';
-import { positiveNumber, statusList, wholeNumber } from './option-values.js';
-import { checkOptions } from './options.js';
 import { type AttemptResult, verdictOf } from './verdict.js';
 
 /** Passive health: a target that fails real requests is taken out of rotation for a while. */

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { type ClientRequest, type Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { positiveNumber } from './option-values.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../config/checks.js';
+import { positiveNumber } from '../config/values.js';
 
 /** Active health checks: each target is really requested over HTTP, every `interval`. Durations in milliseconds. */
 export interface HealthCheckOptions {

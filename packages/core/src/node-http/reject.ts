@@ -1,5 +1,5 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { RenderedError } from './render.js';
+import type { RenderedError } from '../response/render.js';
 
 /**
  * Why the proxy refused a client's request itself, before (or instead of) forwarding it. These are the client's

@@ -2,9 +2,9 @@ import { type ClientRequest, request as httpRequest, type IncomingMessage } from
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { HandshakeSockets } from '../node-http/upgrade.js';
 import type { UpstreamTarget } from './proxy-options.js';
 import { originForm } from './request-target.js';
-import type { HandshakeSockets } from './upgrade.js';
 
 /**
  * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library

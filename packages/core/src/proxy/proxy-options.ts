@@ -1,19 +1,23 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
-import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from './backoff.js';
-import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from './breaker.js';
-import type { HealthCheckOptions } from './health.js';
-import { type ConcurrencyOptions, type ResolvedConcurrencyOptions, resolveConcurrency } from './limiter.js';
-import { checkOptions } from './options.js';
-import { type ResolvedRetryBudgetOptions, type RetryBudgetOptions, resolveRetryBudget } from './retry-budget.js';
-import { type ResolvedRobotsOptions, type RobotsOptions, resolveRobotsOptions } from './robots.js';
+import { checkOptions } from '../config/checks.js';
+import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from '../resilience/backoff.js';
+import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from '../resilience/breaker.js';
+import type { HealthCheckOptions } from '../resilience/health.js';
+import { type ConcurrencyOptions, type ResolvedConcurrencyOptions, resolveConcurrency } from '../resilience/limiter.js';
+import {
+  type ResolvedRetryBudgetOptions,
+  type RetryBudgetOptions,
+  resolveRetryBudget,
+} from '../resilience/retry-budget.js';
+import { type ResolvedRobotsOptions, type RobotsOptions, resolveRobotsOptions } from '../resilience/robots.js';
 import {
   type PassiveHealthOptions,
   type ResolvedTargetPoolOptions,
   resolveTargetPoolOptions,
   resolveTargets,
-} from './targets.js';
+} from '../resilience/targets.js';
 
 /** Timeouts of one proxied request, in milliseconds. Each ends in its own failure type. */
 export interface TimeoutOptions {

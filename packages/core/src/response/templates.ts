@@ -7,7 +7,7 @@ import ejs from 'ejs';
 export type PageTemplate = '502' | '503' | '504' | 'error';
 
 /** Where the default templates live: beside `src/` and `dist/`, so both resolve it the same way. */
-export const defaultTemplatesDir: string = fileURLToPath(new URL('../templates/', import.meta.url));
+export const defaultTemplatesDir: string = fileURLToPath(new URL('../../templates/', import.meta.url));
 
 /**
  * Includes may name a default template under this prefix (`include('default/partials/links')`), to wrap or extend

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { failureOf, type GatewayFailure } from './failure.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../config/checks.js';
+import { failureOf, type GatewayFailure } from '../failure/failure.js';
 
 /** Who still reaches the site during maintenance. */
 export interface MaintenanceAllowList {

@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import type { GatewayFailure } from './failure.js';
+import type { GatewayFailure } from '../failure/failure.js';
+import { formatProxyStatus } from '../failure/proxy-status.js';
+import { type ResolvedRetryAfterPolicy, retryAfterFor } from '../failure/retry-after.js';
 import type { Messages, PageCopy } from './messages.js';
 import type { ResponseFormat } from './negotiate.js';
-import { formatProxyStatus } from './proxy-status.js';
-import { type ResolvedRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import type { PageTemplate, TemplateSet } from './templates.js';
 
 /** A finished error response: what a writer sends, byte for byte. */

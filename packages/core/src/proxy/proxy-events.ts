@@ -1,7 +1,7 @@
-import type { BreakerReason, BreakerState } from './breaker.js';
-import type { GatewayFailure, Timings } from './failure.js';
-import type { RejectReason } from './reject.js';
-import type { FailurePhase } from './taxonomy.js';
+import type { GatewayFailure, Timings } from '../failure/failure.js';
+import type { FailurePhase } from '../failure/taxonomy.js';
+import type { RejectReason } from '../node-http/reject.js';
+import type { BreakerReason, BreakerState } from '../resilience/breaker.js';
 
 /** Which of our timers ended an attempt. */
 export type TimeoutName = 'connect' | 'response' | 'idle' | 'deadline';

@@ -1,6 +1,6 @@
-import { failureOf, type GatewayFailure } from './failure.js';
-import { positiveNumber, wholeNumber } from './option-values.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../config/checks.js';
+import { positiveNumber, wholeNumber } from '../config/values.js';
+import { failureOf, type GatewayFailure } from '../failure/failure.js';
 
 /** A limit on requests in flight to one upstream, with a small queue. */
 export interface ConcurrencyOptions {

@@ -1,5 +1,5 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import { appendProxyStatus } from './proxy-status.js';
+import { appendProxyStatus } from '../failure/proxy-status.js';
 import type { RenderedError } from './render.js';
 
 /**

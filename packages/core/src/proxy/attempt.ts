@@ -1,14 +1,14 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { classify, clientWentAway } from './classify.js';
+import { classify, clientWentAway } from '../failure/classify.js';
+import { failureOf, type GatewayFailure, receivedFailure, type Timings } from '../failure/failure.js';
+import type { FailurePhase, FailureType } from '../failure/taxonomy.js';
+import type { HandshakeSockets } from '../node-http/upgrade.js';
+import { abortResponse } from '../response/write-error.js';
 import type { Engine } from './engine.js';
-import { failureOf, type GatewayFailure, receivedFailure, type Timings } from './failure.js';
 import { responseHeaders, writeResponseHead } from './headers.js';
 import type { ClientStall, TimeoutName } from './proxy-events.js';
 import type { ResolvedTimeouts, UpstreamTarget } from './proxy-options.js';
-import { abortResponse } from './respond.js';
-import type { FailurePhase, FailureType } from './taxonomy.js';
-import type { HandshakeSockets } from './upgrade.js';
 
 /** How one attempt ended. Every outcome carries the attempt's timings. */
 export type Outcome =

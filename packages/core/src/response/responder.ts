@@ -1,9 +1,11 @@
 import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-import { classify, clientWentAway } from './classify.js';
-import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
+import { checkOptions } from '../config/checks.js';
+import { classify, clientWentAway } from '../failure/classify.js';
+import { declaredFailure, failureOf, type GatewayFailure } from '../failure/failure.js';
+import { type RetryAfterPolicy, resolveRetryAfterPolicy, retryAfterFor } from '../failure/retry-after.js';
+import { requestIdOf } from '../node-http/request-id.js';
 import { type MessageOverrides, type Messages, resolveMessages } from './messages.js';
 import { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
-import { checkOptions } from './options.js';
 import {
   type Audience,
   contentTypeOf,
@@ -16,10 +18,8 @@ import {
   type SiteLocals,
   templateFor,
 } from './render.js';
-import { requestIdOf } from './request-id.js';
-import { abortResponse, writeError } from './respond.js';
-import { type RetryAfterPolicy, resolveRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import { loadTemplates } from './templates.js';
+import { abortResponse, writeError } from './write-error.js';
 
 /** What a render hook is told about the request it answers. */
 export interface RenderRequest {

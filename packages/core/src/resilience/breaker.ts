@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
+import { checkOptions } from '../config/checks.js';
+import { fraction, positiveNumber, statusList, wholeNumber } from '../config/values.js';
+import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
-import { failureOf, type GatewayFailure } from './failure.js';
-import { fraction, positiveNumber, statusList, wholeNumber } from './option-values.js';
-import { checkOptions } from './options.js';
 import { SlidingWindow } from './sliding-window.js';
 import { type AttemptResult, verdictOf } from './verdict.js';
 

@@ -1,4 +1,4 @@
-import type { GatewayFailure } from './failure.js';
+import type { GatewayFailure } from '../failure/failure.js';
 
 /**
  * How one attempt against an upstream ended, as the proxy saw it: the upstream answered with `status`, the attempt

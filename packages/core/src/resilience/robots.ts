@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { checkOptions } from '../config/checks.js';
+import { wholeNumber } from '../config/values.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
-import { wholeNumber } from './option-values.js';
-import { checkOptions } from './options.js';
 
 /**
  * robots.txt never answers 5xx. Google reads a 5xx or 429 robots.txt as "the whole site is disallowed" and stops

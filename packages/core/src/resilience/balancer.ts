@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { checkOptions } from '../config/checks.js';
+import type { GatewayFailure } from '../failure/failure.js';
 import {
   type BreakerOptions,
   type BreakerStateChange,
@@ -8,8 +10,6 @@ import {
   resolveBreakerOptions,
 } from './breaker.js';
 import type { Clock } from './clock.js';
-import type { GatewayFailure } from './failure.js';
-import { checkOptions } from './options.js';
 import {
   createTargetPool,
   type Target,

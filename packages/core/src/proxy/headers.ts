@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { TLSSocket } from 'node:tls';
-import { defaultRetryAfterPolicy, parseRetryAfter } from './retry-after.js';
+import { defaultRetryAfterPolicy, parseRetryAfter } from '../failure/retry-after.js';
 
 /**
  * RFC 9110 §7.6.1: hop-by-hop fields describe one connection and must not be forwarded, nor any field the

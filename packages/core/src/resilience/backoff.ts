@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { positiveNumber } from './option-values.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../config/checks.js';
+import { positiveNumber } from '../config/values.js';
 
 /** When to send a retry. All durations in milliseconds. */
 export interface BackoffOptions {
