@@ -108,6 +108,11 @@ describe('a request-target that would leave the target path is refused (400), ne
     ['/public', '/..;jsessionid=1/admin'],
     ['/public', '/..%00/admin'],
     ['/public', '/..#/admin'],
+    // A `..` whose name ends at an encoded `?`: a server that decodes the path and parses it again as a URL (Apache's
+    // mod_rewrite with [P], CVE-2023-25690; nginx's proxy_pass with $uri) reads `/public/..?x` as the path `/public/..`.
+    ['/public', '/..%3fx'],
+    ['/public', '/a/%2e%2e%3F'],
+    ['/public', '/..%253f'],
     // Absolute-form: its path is read the same way.
     ['/public', 'http://up/..%2fadmin'],
     // A root target: climbing above `/` is refused too (nginx answers 400 to it as well).

@@ -4,8 +4,9 @@
  * leaves the target's path (or climbs above `/` for a target without one).
  *
  * The readings are modelled here independently of request-target.ts: decoded 0 to 4 times (a chain of decoders),
- * `\` a separator or not, empty segments merged (nginx) or kept (RFC 3986), a name ending at `;`, `#` or NUL
- * (Tomcat, Jetty, fragment-aware and C servers) or not, names decoded after splitting (WHATWG URL, routers) or not.
+ * `\` a separator or not, empty segments merged (nginx) or kept (RFC 3986), a name ending at `;`, `#`, `?` or NUL
+ * (Tomcat, Jetty, servers that parse a decoded path again as a URL, C servers) or not, names decoded after splitting
+ * (WHATWG URL, routers) or not.
  * Each reading resolves dot segments with a stack (RFC 3986 §5.2.4) and must never pop a segment of the target's.
  */
 import { echoUpstream, type Upstream } from '@gateway-errors/testing';
@@ -83,7 +84,7 @@ function namesOf(path: string, reading: Reading): string[] {
   if (reading.merge) segments = segments.filter((segment) => segment !== '');
   return segments.map((segment) => {
     const name = reading.decodeNames ? decoded(segment, 10) : segment;
-    return reading.params ? (name.split(/[;#\0]/)[0] as string) : name;
+    return reading.params ? (name.split(/[;#?\0]/)[0] as string) : name;
   });
 }
 
