@@ -31,9 +31,11 @@ const maxDecodings = 4;
 /**
  * A `..` segment: after the start or a separator (`/`, or `\` as Windows servers and some frameworks read it), and
  * before a separator, the end, or where some upstream ends a segment's name: a path parameter (`..;/` is `..` to
- * Tomcat and Jetty), a fragment, a NUL (C strings).
+ * Tomcat and Jetty), a fragment or a query that decoding revealed (a server that decodes the path and parses it again
+ * as a URL reads `/..%3fx` as the path `/..`: Apache's mod_rewrite with [P], CVE-2023-25690), a NUL (C strings). A
+ * literal `?` never gets here: the query is cut off before any decoding.
  */
-const dotDotSegment = /(?:^|[/\\])\.\.(?:[/\\;#\0]|$)/;
+const dotDotSegment = /(?:^|[/\\])\.\.(?:[/\\;#?\0]|$)/;
 
 /**
  * Whether `path` (origin-form) has a `..` segment, as written or once decoded (once, twice, ... until nothing changes).
