@@ -46,28 +46,21 @@ export {
   logTo,
   type StructuredLogger,
 } from './proxy/logger.js';
+export { createProxy, type FailureRenderer, type GatewayProxy } from './proxy/proxy.js';
 export type {
   ClientStall,
+  ProxyAbortEvent,
   ProxyBreakerEvent,
+  ProxyEvent,
+  ProxyEvents,
+  ProxyFailureEvent,
   ProxyHealthEvent,
   ProxyRejectEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
-  RenderFailure,
   TimeoutName,
-} from './proxy/proxy.js';
-export {
-  createProxy,
-  type GatewayProxy,
-  type ProxyAbortEvent,
-  type ProxyEvent,
-  type ProxyEvents,
-  type ProxyFailureEvent,
-  type ProxyOptions,
-  type RetryOptions,
-  type TimeoutOptions,
-  type UpstreamTlsOptions,
-} from './proxy/proxy.js';
+} from './proxy/proxy-events.js';
+export type { ProxyOptions, RetryOptions, TimeoutOptions, UpstreamTlsOptions } from './proxy/proxy-options.js';
 export { ConsumedBodyError } from './proxy/request-body.js';
 export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './resilience/backoff.js';
 export {
@@ -122,7 +115,7 @@ export {
   type TargetPool,
   type TargetPoolOptions,
 } from './resilience/targets.js';
-export { type AttemptResult, type Verdict, verdictOf } from './resilience/verdict.js';
+export { type AttemptOutcome, type Verdict, verdictOf } from './resilience/verdict.js';
 export {
   builtInMessages,
   englishMessages,

@@ -12,9 +12,9 @@ import {
   type TargetBreakerChange,
 } from '../src/resilience/balancer.js';
 import type { Target, TargetHealthChange } from '../src/resilience/targets.js';
-import type { AttemptResult } from '../src/resilience/verdict.js';
+import type { AttemptOutcome } from '../src/resilience/verdict.js';
 
-const refused: AttemptResult = { failure: failureOf('connection_refused') };
+const refused: AttemptOutcome = { kind: 'failed', failure: failureOf('connection_refused') };
 const urls = ['http://10.0.0.1:4000', 'http://10.0.0.2:4000'];
 
 let balancer: Balancer | undefined;
@@ -100,9 +100,9 @@ describe('balancer', () => {
     const { balancer, clock } = balancerOf(urls[0] as string, { breaker: { consecutiveFailures: 1 } });
     chosen(balancer.choose()).report(refused);
     clock.time = 5000;
-    chosen(balancer.choose()).report({ aborted: true });
+    chosen(balancer.choose()).report({ kind: 'aborted' });
     const probe = chosen(balancer.choose());
-    probe.report({ status: 200 });
+    probe.report({ kind: 'answered', status: 200 });
     expect(balancer.breakerOf(probe.target)?.state).toBe('closed');
   });
 
@@ -146,13 +146,15 @@ describe('balancer over real sockets', () => {
           return;
         }
         tried.add(choice.target);
-        const result = await new Promise<AttemptResult & { body?: string }>((resolve) => {
+        const result = await new Promise<AttemptOutcome & { body?: string }>((resolve) => {
           request(new URL(req.url ?? '/', choice.target.url), { agent: false }, (upstreamRes) => {
             let body = '';
             upstreamRes.setEncoding('utf8').on('data', (c: string) => (body += c));
-            upstreamRes.on('end', () => resolve({ status: upstreamRes.statusCode ?? 0, body }));
+            upstreamRes.on('end', () => resolve({ kind: 'answered', status: upstreamRes.statusCode ?? 0, body }));
           })
-            .on('error', (error) => resolve({ failure: classify(error) ?? failureOf('connection_terminated') }))
+            .on('error', (error) =>
+              resolve({ kind: 'failed', failure: classify(error) ?? failureOf('connection_terminated') }),
+            )
             .end();
         });
         choice.report(result);

@@ -4,10 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { classify } from '../src/failure/classify.js';
 import { declaredFailure, failureOf } from '../src/failure/failure.js';
 import { type BreakerStateChange, createBreaker, resolveBreakerOptions } from '../src/resilience/breaker.js';
-import type { AttemptResult } from '../src/resilience/verdict.js';
+import type { AttemptOutcome } from '../src/resilience/verdict.js';
 
-const refused: AttemptResult = { failure: failureOf('connection_refused') };
-const ok: AttemptResult = { status: 200 };
+const refused: AttemptOutcome = { kind: 'failed', failure: failureOf('connection_refused') };
+const ok: AttemptOutcome = { kind: 'answered', status: 200 };
 
 function fakeClock(random = 0) {
   const clock = { time: 1000, now: () => clock.time, random: () => random };
@@ -23,7 +23,7 @@ function breakerWith(options: Parameters<typeof createBreaker>[0] = {}, random =
   return { breaker, clock, changes };
 }
 
-function fail(breaker: ReturnType<typeof createBreaker>, times: number, result: AttemptResult = refused): void {
+function fail(breaker: ReturnType<typeof createBreaker>, times: number, result: AttemptOutcome = refused): void {
   for (let i = 0; i < times; i++) breaker.tryAcquire()?.report(result);
 }
 
@@ -116,14 +116,15 @@ describe('circuit breaker: closed to open', () => {
 
   it('does not count client aborts, gateway-local failures, or the upstream’s own answers', () => {
     const { breaker } = breakerWith({ consecutiveFailures: 2 });
-    for (const result of [
-      { aborted: true } as const,
-      { status: 503 },
-      { status: 500 },
-      { status: 404 },
-      { failure: declaredFailure(502, { receivedStatus: 502, phase: 'response-head' }) },
-      { failure: failureOf('connection_limit_reached') },
-    ]) {
+    const outcomes: AttemptOutcome[] = [
+      { kind: 'aborted' },
+      { kind: 'answered', status: 503 },
+      { kind: 'answered', status: 500 },
+      { kind: 'answered', status: 404 },
+      { kind: 'failed', failure: declaredFailure(502, { receivedStatus: 502, phase: 'response-head' }) },
+      { kind: 'failed', failure: failureOf('connection_limit_reached') },
+    ];
+    for (const result of outcomes) {
       fail(breaker, 3, result);
     }
     expect(breaker.state).toBe('closed');
@@ -131,8 +132,11 @@ describe('circuit breaker: closed to open', () => {
 
   it('counts the statuses listed in failureStatuses', () => {
     const { breaker } = breakerWith({ consecutiveFailures: 2, failureStatuses: [503] });
-    fail(breaker, 1, { status: 503 });
-    fail(breaker, 1, { failure: declaredFailure(503, { receivedStatus: 503, phase: 'response-head' }) });
+    fail(breaker, 1, { kind: 'answered', status: 503 });
+    fail(breaker, 1, {
+      kind: 'failed',
+      failure: declaredFailure(503, { receivedStatus: 503, phase: 'response-head' }),
+    });
     expect(breaker.state).toBe('open');
   });
 
@@ -225,7 +229,7 @@ describe('circuit breaker: open, half-open, closed', () => {
     const { breaker, clock } = breakerWith({ consecutiveFailures: 1 });
     fail(breaker, 1);
     clock.time += breaker.remaining();
-    breaker.tryAcquire()?.report({ aborted: true });
+    breaker.tryAcquire()?.report({ kind: 'aborted' });
     expect(breaker.state).toBe('half-open');
     const next = breaker.tryAcquire();
     expect(next?.probe).toBe(true);
@@ -273,12 +277,12 @@ describe('circuit breaker over real sockets', () => {
       get(url, { agent: false }, (res) => {
         res.resume();
         res.on('end', () => {
-          permit.report({ status: res.statusCode ?? 0 });
+          permit.report({ kind: 'answered', status: res.statusCode ?? 0 });
           resolve(`answered ${res.statusCode}`);
         });
       }).on('error', (error) => {
         const failure = classify(error) ?? failureOf('connection_terminated');
-        permit.report({ failure });
+        permit.report({ kind: 'failed', failure });
         resolve(failure.type ?? 'unknown');
       });
     });

@@ -15,7 +15,7 @@ import {
   type TargetPoolOptions,
 } from '../src/resilience/targets.js';
 
-const refused = { failure: failureOf('connection_refused') };
+const refused = { kind: 'failed', failure: failureOf('connection_refused') } as const;
 const urls = ['http://10.0.0.1:4000', 'http://10.0.0.2:4000', 'http://10.0.0.3:4000'];
 
 const upstreams: Upstream[] = [];
@@ -136,7 +136,7 @@ describe('targets: passive health', () => {
     pool.report(first, refused);
     expect(pool.isHealthy(first)).toBe(false);
     clock.time = 2000;
-    pool.report(first, { status: 200 });
+    pool.report(first, { kind: 'answered', status: 200 });
     pool.report(first, refused);
     expect(pool.isHealthy(first)).toBe(true);
   });
@@ -154,11 +154,11 @@ describe('targets: passive health', () => {
   it('ignores aborts and the target’s own answers unless listed', () => {
     const { pool } = poolOf(urls, { passive: { failures: 1, failureStatuses: [502] } });
     const [a, b] = pool.targets as [Target, Target];
-    pool.report(a, { aborted: true });
-    pool.report(a, { status: 503 });
-    pool.report(a, { failure: failureOf('connection_limit_reached') });
+    pool.report(a, { kind: 'aborted' });
+    pool.report(a, { kind: 'answered', status: 503 });
+    pool.report(a, { kind: 'failed', failure: failureOf('connection_limit_reached') });
     expect(pool.isHealthy(a)).toBe(true);
-    pool.report(b, { status: 502 });
+    pool.report(b, { kind: 'answered', status: 502 });
     expect(pool.isHealthy(b)).toBe(false);
   });
 
@@ -241,15 +241,21 @@ describe('targets: failover over real sockets', () => {
     const created = createTargetPool(targets, options);
     pool = created;
     const attempt = (target: Target) =>
-      new Promise<{ status: number; body: string } | { failure: GatewayFailure }>((resolve) => {
-        request(new URL('/x', target.url), { agent: false }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        })
-          .on('error', (error) => resolve({ failure: classify(error) ?? failureOf('connection_terminated') }))
-          .end();
-      });
+      new Promise<{ kind: 'answered'; status: number; body: string } | { kind: 'failed'; failure: GatewayFailure }>(
+        (resolve) => {
+          request(new URL('/x', target.url), { agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ kind: 'answered', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+          })
+            .on('error', (error) =>
+              resolve({ kind: 'failed', failure: classify(error) ?? failureOf('connection_terminated') }),
+            )
+            .end();
+        },
+      );
     server = createServer(async (_req, res) => {
       const tried = new Set<Target>();
       const via: string[] = [];

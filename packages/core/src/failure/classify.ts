@@ -22,8 +22,8 @@ import type { FailurePhase, FailureType } from './taxonomy.js';
  * classify(new TypeError('fetch failed', { cause: refused })) // { type: 'connection_refused', status: 502, ... }
  */
 export function classify(error: unknown): GatewayFailure | undefined {
-  const verdict = inspect(error, error, new Set());
-  return verdict === notGateway ? undefined : verdict;
+  const finding = inspect(error, error, new Set());
+  return finding === notGateway ? undefined : finding;
 }
 
 /**
@@ -42,7 +42,7 @@ export function clientWentAway(req: IncomingMessage): boolean {
 
 /** What a value in the chain says: a failure, "certainly not a gateway failure", or nothing known yet. */
 const notGateway: unique symbol = Symbol('not a gateway failure');
-type Verdict = GatewayFailure | typeof notGateway | undefined;
+type Finding = GatewayFailure | typeof notGateway | undefined;
 
 type ErrorLike = Record<string, unknown>;
 
@@ -60,7 +60,7 @@ function text(value: unknown): string {
  * decides, because it is the precise one (a system error's `syscall` and `address`, where axios, got and node-fetch
  * copy only the `code`). Only then does the wrapper's own code or message count.
  */
-function inspect(node: unknown, original: unknown, seen: Set<unknown>): Verdict {
+function inspect(node: unknown, original: unknown, seen: Set<unknown>): Finding {
   if (!isObject(node) || seen.has(node)) return undefined;
   seen.add(node);
   const known = byShape(node, original, seen);
@@ -75,7 +75,7 @@ function firstOf(errors: unknown): unknown {
 }
 
 /** Shapes that say for certain what happened, whatever they wrap. */
-function byShape(node: ErrorLike, original: unknown, seen: Set<unknown>): Verdict {
+function byShape(node: ErrorLike, original: unknown, seen: Set<unknown>): Finding {
   if (isGatewayError(node) && isObject(node.failure)) return node.failure as unknown as GatewayFailure;
   if (node.isAxiosError === true) return fromAxios(node, original, seen);
   if (isObject(node.options) || typeof node.event === 'string') {
@@ -102,7 +102,7 @@ function byShape(node: ErrorLike, original: unknown, seen: Set<unknown>): Verdic
  * whatever the inner error was, it happened in the body. A closed connection there is an incomplete response
  * (RFC 9209 §2.3.18), not a terminated connection (§2.3.8, "before any part of the response was received").
  */
-function inBody(inner: Verdict, node: ErrorLike, original: unknown): GatewayFailure {
+function inBody(inner: Finding, node: ErrorLike, original: unknown): GatewayFailure {
   const code = codeOf(node) ?? (inner === notGateway ? undefined : inner?.code);
   if (code !== undefined && isDecodingCode(code)) {
     return failureOf('http_response_content_coding', { code, cause: original });
@@ -137,7 +137,7 @@ function isDecodingCode(code: string): boolean {
 }
 
 /** axios (`isAxiosError`): the response when there was one, its timeout and cancel errors; else what it wraps. */
-function fromAxios(node: ErrorLike, original: unknown, seen: Set<unknown>): Verdict {
+function fromAxios(node: ErrorLike, original: unknown, seen: Set<unknown>): Finding {
   const response = node.response;
   const code = text(node.code);
   if (isObject(response)) {
@@ -173,7 +173,7 @@ function fromAxios(node: ErrorLike, original: unknown, seen: Set<unknown>): Verd
  * got (`timings` and `options` on every error): `HTTPError` carries the response, `TimeoutError` names the timer
  * that fired, `ReadError` and `RequestError` with a response failed in the body.
  */
-function fromGot(node: ErrorLike, original: unknown, seen: Set<unknown>): Verdict {
+function fromGot(node: ErrorLike, original: unknown, seen: Set<unknown>): Finding {
   const response = isObject(node.response) ? node.response : undefined;
   switch (node.name) {
     case 'HTTPError': {
@@ -218,7 +218,7 @@ const gotTimeoutEvents: Readonly<Record<string, FailureType>> = {
 };
 
 /** node-fetch (v2 and v3) `FetchError`: its `type`, and for system errors the code it copied and `erroredSysCall`. */
-function fromNodeFetch(node: ErrorLike, original: unknown, seen: Set<unknown>): Verdict {
+function fromNodeFetch(node: ErrorLike, original: unknown, seen: Set<unknown>): Finding {
   switch (node.type) {
     case 'request-timeout':
       return failureOf('http_response_timeout', { code: 'request-timeout', cause: original });
@@ -239,7 +239,7 @@ function fromNodeFetch(node: ErrorLike, original: unknown, seen: Set<unknown>): 
  * undici's errors that carry a received status: `ResponseError` (v7 `interceptors.responseError()`),
  * `ResponseStatusCodeError` (v5/v6 `throwOnError`), and `RequestRetryError` (`RetryAgent` out of retries).
  */
-function fromUndiciStatus(node: ErrorLike, original: unknown): Verdict {
+function fromUndiciStatus(node: ErrorLike, original: unknown): Finding {
   const code = node.code;
   if (code !== 'UND_ERR_RESPONSE' && code !== 'UND_ERR_RESPONSE_STATUS_CODE' && code !== 'UND_ERR_REQ_RETRY') {
     return undefined;
@@ -250,7 +250,7 @@ function fromUndiciStatus(node: ErrorLike, original: unknown): Verdict {
 }
 
 /** A received upstream status: a gateway failure only when it is a 5xx; its Retry-After is parsed, never copied. */
-function upstreamStatus(status: number, headers: unknown, original: unknown): Verdict {
+function upstreamStatus(status: number, headers: unknown, original: unknown): Finding {
   if (!Number.isInteger(status) || status < 500 || status > 599) return notGateway;
   return receivedFailure(status, headerOf(headers, 'retry-after'), headerOf(headers, 'date'), { cause: original });
 }
@@ -273,7 +273,7 @@ function headerOf(headers: unknown, name: string): string | undefined {
  * 504 are gateway failures of no known type, with the Retry-After of their `headers`; a 4xx is the application's
  * answer and stops the search, whatever it wraps (body-parser's "request aborted" carries ECONNABORTED).
  */
-function fromDeclaredStatus(node: ErrorLike, original: unknown): Verdict {
+function fromDeclaredStatus(node: ErrorLike, original: unknown): Finding {
   const status = Number(node.status ?? node.statusCode);
   if (!Number.isInteger(status)) return undefined;
   if (status >= 400 && status <= 499) return notGateway;
@@ -285,7 +285,7 @@ function fromDeclaredStatus(node: ErrorLike, original: unknown): Verdict {
 }
 
 /** Node system, DNS, TLS and parser errors, and undici's codes. */
-function byCode(node: ErrorLike, original: unknown): Verdict {
+function byCode(node: ErrorLike, original: unknown): Finding {
   const code = node.code;
   if (typeof code !== 'string') return undefined;
   const known = (type: FailureType, details: FailureDetails = {}) =>
@@ -435,7 +435,7 @@ function fromReset(node: ErrorLike, code: string, syscall: string, original: unk
 }
 
 /** An error known by its message alone: Node's "socket hang up" without its code (some wrappers drop it). */
-function byMessage(node: ErrorLike, original: unknown): Verdict {
+function byMessage(node: ErrorLike, original: unknown): Finding {
   if (node.message === 'socket hang up' && node.code === undefined) {
     return failureOf('connection_terminated', { code: 'ECONNRESET', cause: original });
   }

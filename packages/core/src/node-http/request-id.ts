@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 const requestIdKey: unique symbol = Symbol.for('gateway-errors.requestId');
 
 /** The header that carries the request id, in and out. */
-export const requestIdHeader = 'x-request-id';
+const requestIdHeader = 'x-request-id';
 
 /**
  * An incoming id is reused only when it is short and plain: it is echoed in a header, a page and logs, so anything

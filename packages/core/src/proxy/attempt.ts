@@ -4,14 +4,18 @@ import { classify, clientWentAway } from '../failure/classify.js';
 import { failureOf, type GatewayFailure, receivedFailure, type Timings } from '../failure/failure.js';
 import type { FailurePhase, FailureType } from '../failure/taxonomy.js';
 import type { HandshakeSockets } from '../node-http/upgrade.js';
+import type { Target } from '../resilience/targets.js';
 import { abortResponse } from '../response/write-error.js';
 import type { Engine } from './engine.js';
 import { responseHeaders, writeResponseHead } from './headers.js';
 import type { ClientStall, TimeoutName } from './proxy-events.js';
-import type { ResolvedTimeouts, UpstreamTarget } from './proxy-options.js';
+import type { ResolvedTimeouts } from './proxy-options.js';
 
-/** How one attempt ended. Every outcome carries the attempt's timings. */
-export type Outcome =
+/**
+ * How one attempt ended: an `AttemptOutcome` (what the breaker and passive health read) with what the events report.
+ * Every one carries the attempt's timings.
+ */
+export type FinishedAttempt =
   /** The upstream's answer went to the client, complete; or, for a WebSocket handshake, its 101 did (a tunnel). */
   | { readonly kind: 'answered'; readonly status: number; readonly timings: Timings }
   /**
@@ -41,7 +45,7 @@ export interface AttemptSettings {
   readonly intercept: (status: number) => boolean;
   readonly changeOrigin: boolean;
   /** Watches an upstream response once it streams to the client (the robots.txt keeper); it may only listen. */
-  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage, target: UpstreamTarget) => void) | undefined;
+  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage, target: Target) => void) | undefined;
 }
 
 /** One of our timers ran out. Kept as the failure's `cause`, so development diagnostics say which and how long. */
@@ -61,9 +65,9 @@ export class ProxyTimeoutError extends Error {
  * Where an attempt is: opening a connection (DNS, TCP, TLS), sending the request (its body may still be uploading),
  * waiting for the response head, or streaming the response body to the client.
  */
-export type Step = 'connect' | 'send' | 'wait' | 'body';
+type Step = 'connect' | 'send' | 'wait' | 'body';
 
-export const phaseOf: Readonly<Record<Step, FailurePhase>> = {
+const phaseOf: Readonly<Record<Step, FailurePhase>> = {
   connect: 'connect',
   send: 'request',
   wait: 'response-head',
@@ -74,11 +78,11 @@ export const phaseOf: Readonly<Record<Step, FailurePhase>> = {
  * The failure a timer means at a given step. The connect timer tells DNS from TCP from TLS by the socket events seen
  * so far (RFC 9209 §2.3.2 `dns_timeout`, §2.3.7 `connection_timeout`).
  */
-export function timeoutFailure(
+function timeoutFailure(
   step: Step,
   timeout: TimeoutName,
   ms: number,
-  target: UpstreamTarget,
+  target: Target,
   timings: Timings,
 ): GatewayFailure {
   let type: FailureType = 'http_response_timeout';
@@ -110,9 +114,9 @@ export function timeoutFailure(
  * Records DNS, TCP and TLS timings of the upstream request's connection and calls `connected` once it is ready for
  * the request: at once for a reused keep-alive connection, else after `connect` (and `secureConnect` for TLS).
  */
-export function watchConnection(
+function watchConnection(
   proxyReq: ClientRequest,
-  target: UpstreamTarget,
+  target: Target,
   timings: Timings,
   started: number,
   connected: () => void,
@@ -153,14 +157,14 @@ export function watchConnection(
  */
 export function runAttempt(
   settings: AttemptSettings,
-  target: UpstreamTarget,
+  target: Target,
   req: IncomingMessage,
   res: ServerResponse,
   body: Buffer | undefined,
   deadlineAt: number,
   upgrade?: HandshakeSockets,
-): Promise<Outcome> {
-  return new Promise<Outcome>((resolve) => {
+): Promise<FinishedAttempt> {
+  return new Promise<FinishedAttempt>((resolve) => {
     const { timeouts } = settings;
     const started = performance.now();
     const timings: Timings = {};
@@ -201,7 +205,7 @@ export function runAttempt(
       timer = setTimeout(onTimer, ms);
       timerMs = ms;
     }
-    function settle(outcome: Outcome): void {
+    function settle(outcome: FinishedAttempt): void {
       done = true;
       clearTimeout(timer);
       clearTimeout(deadline);

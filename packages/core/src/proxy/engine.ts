@@ -1,9 +1,9 @@
-import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HandshakeSockets } from '../node-http/upgrade.js';
-import type { UpstreamTarget } from './proxy-options.js';
+import type { Target } from '../resilience/targets.js';
 import { originForm } from './request-target.js';
 
 /**
@@ -21,8 +21,8 @@ export interface Engine {
 
 /** One attempt. */
 export interface EngineCall {
-  /** Where it goes, with the agent of that upstream's connections. */
-  readonly target: UpstreamTarget;
+  /** Where it goes. */
+  readonly target: Target;
   /** The request body, when it is held in memory (see RequestBody); else `req` is streamed. */
   readonly body: Buffer | undefined;
   /** Rewrite Host to the target's. */
@@ -68,7 +68,7 @@ interface Route {
   readonly servername: string | undefined;
 }
 
-function routeOf(target: UpstreamTarget): Route {
+function routeOf(target: Target): Route {
   const { url, secure } = target;
   return {
     send: secure ? httpsRequest : httpRequest,
@@ -99,11 +99,12 @@ export function upstreamPath(route: Pick<Route, 'path' | 'query'>, url: string):
 }
 
 /**
- * Creates the engine. Every path reports through a listener or callback we own: an `error` event nobody listens to
- * would crash the process on the first refused connection.
+ * Creates the engine over the agent that holds the connections of every target (a proxy speaks one protocol). Every
+ * path reports through a listener or callback we own: an `error` event nobody listens to would crash the process on
+ * the first refused connection.
  */
-export function createEngine(): Engine {
-  const routes = new WeakMap<UpstreamTarget, Route>();
+export function createEngine(agent: HttpAgent): Engine {
+  const routes = new WeakMap<Target, Route>();
 
   /** Starts the upstream request of an attempt; its body (if any) is the caller's to send. */
   function send(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): ClientRequest {
@@ -119,7 +120,7 @@ export function createEngine(): Engine {
       path: upstreamPath(route, req.url ?? '/'),
       // prepareRequestHeaders made this object for our hop: only Host may still change.
       headers: call.changeOrigin ? { ...req.headers, host: route.host } : req.headers,
-      agent: call.target.agent,
+      agent,
       servername: route.servername,
     });
     proxyReq.on('error', hooks.error);

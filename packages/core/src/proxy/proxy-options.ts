@@ -1,6 +1,5 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { isIP } from 'node:net';
 import { checkOptions } from '../config/checks.js';
 import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from '../resilience/backoff.js';
 import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from '../resilience/breaker.js';
@@ -17,6 +16,8 @@ import {
   type ResolvedTargetPoolOptions,
   resolveTargetPoolOptions,
   resolveTargets,
+  type Target,
+  targetsOf,
 } from '../resilience/targets.js';
 
 /** Timeouts of one proxied request, in milliseconds. Each ends in its own failure type. */
@@ -188,24 +189,6 @@ export interface ProxyOptions {
   trustRequestId?: boolean;
 }
 
-/** Where attempts go: one upstream, with the agent that holds its connections. */
-export interface UpstreamTarget {
-  /** The target URL; its path prefixes every request's. */
-  readonly url: URL;
-  /** `protocol//host:port`, for events and diagnostics. Internal: never shown to clients outside development. */
-  readonly origin: string;
-  /** The agent of this upstream's connections. */
-  readonly agent: HttpAgent;
-  /** Whether this proxy created the agent (and so may destroy it on `close()`). */
-  readonly ownsAgent: boolean;
-  /** The host to connect to: the URL's host name, an IPv6 literal without its brackets. */
-  readonly hostname: string;
-  /** Whether connecting means resolving a name first (a host name, not an IP literal). */
-  readonly resolvesName: boolean;
-  /** Whether a TLS handshake follows the TCP connect. */
-  readonly secure: boolean;
-}
-
 /** Timeouts with their defaults filled in; `deadline` is `Infinity` when unset. */
 export interface ResolvedTimeouts {
   readonly connect: number;
@@ -216,8 +199,8 @@ export interface ResolvedTimeouts {
 
 /** The options of one proxy, validated, filled and frozen. */
 export interface ResolvedProxyOptions {
-  /** The targets, in configured order (a balancer target's `index` is its position here). */
-  readonly targets: readonly UpstreamTarget[];
+  /** The targets, in configured order. */
+  readonly targets: readonly Target[];
   /** The one agent every target's connections share (a proxy speaks one protocol). */
   readonly agent: HttpAgent;
   /** Whether this proxy created the agent. */
@@ -295,20 +278,6 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
   );
 }
 
-function upstreamOf(url: URL, agent: HttpAgent, ownsAgent: boolean): UpstreamTarget {
-  // WHATWG URLs keep IPv6 literals in brackets.
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return Object.freeze({
-    url,
-    origin: url.origin,
-    agent,
-    ownsAgent,
-    hostname,
-    resolvesName: isIP(hostname) === 0,
-    secure: url.protocol === 'https:',
-  });
-}
-
 function optionalObject<T>(value: T | false | undefined, name: string, example: string): T | false | undefined {
   if (
     value === undefined ||
@@ -318,6 +287,14 @@ function optionalObject<T>(value: T | false | undefined, name: string, example: 
     return value;
   }
   throw new TypeError(`gateway-errors: ${name} must be an options object such as ${example}, or false.`);
+}
+
+/** Whether the proxy answers an upstream's own status itself: every 5xx, none, or those listed. */
+function interceptOf(intercept: boolean | readonly number[]): (status: number) => boolean {
+  if (intercept === true) return (status) => status >= 500 && status <= 599;
+  if (intercept === false) return () => false;
+  const intercepted = new Set(intercept);
+  return (status) => intercepted.has(status);
 }
 
 /**
@@ -355,7 +332,6 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   ) {
     throw new TypeError('gateway-errors: intercept must be true, false, or a list of 5xx statuses such as [502, 503].');
   }
-  const intercepted = new Set<number>(intercept === true ? [] : intercept === false ? [] : intercept);
   const resolved = {
     timeouts: Object.freeze({
       connect: positiveMs(timeouts.connect ?? 5000, 'timeouts.connect'),
@@ -367,12 +343,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     changeOrigin: optionalBoolean(options.changeOrigin, 'changeOrigin'),
     trustForwarded: optionalBoolean(options.trustForwarded, 'trustForwarded'),
     trustRequestId: optionalBoolean(options.trustRequestId, 'trustRequestId'),
-    intercept:
-      intercept === true
-        ? (status: number) => status >= 500 && status <= 599
-        : intercept === false
-          ? () => false
-          : (status: number) => intercepted.has(status),
+    intercept: interceptOf(intercept),
     retries,
     maxBufferedBody,
     backoff: resolveBackoff(retry.backoff),
@@ -387,7 +358,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   const ownsAgent = options.agent === undefined;
   return Object.freeze({
     ...resolved,
-    targets: Object.freeze(urls.map((url) => upstreamOf(url, agent, ownsAgent))),
+    targets: targetsOf(urls),
     agent,
     ownsAgent,
   });

@@ -20,54 +20,25 @@ import {
   type UpgradeListener,
 } from '../node-http/upgrade.js';
 import { retryDelay, sleep } from '../resilience/backoff.js';
-import { type Balancer, type Choice, createBalancer } from '../resilience/balancer.js';
+import { type Balancer, balancerOf, type Choice } from '../resilience/balancer.js';
 import { type Admission, type ConcurrencyLimiter, createLimiter } from '../resilience/limiter.js';
 import { createRetryBudget, type RetryBudget } from '../resilience/retry-budget.js';
 import { createRobotsKeeper, type RobotsKeeper, robotsSource } from '../resilience/robots.js';
 import type { Target } from '../resilience/targets.js';
-import type { AttemptResult } from '../resilience/verdict.js';
+import type { AttemptOutcome } from '../resilience/verdict.js';
 import type { RenderedError } from '../response/render.js';
 import { defaultErrorResponder } from '../response/responder.js';
 import { writeError } from '../response/write-error.js';
-import { type AttemptSettings, type Outcome, runAttempt } from './attempt.js';
+import { type AttemptSettings, type FinishedAttempt, runAttempt } from './attempt.js';
 import { createEngine } from './engine.js';
 import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
-import type { ClientStall, ProxyEvent, ProxyEvents, TimeoutName } from './proxy-events.js';
-import {
-  type ProxyOptions,
-  type ResolvedProxyOptions,
-  resolveProxyOptions,
-  type UpstreamTarget,
-} from './proxy-options.js';
+import type { ClientStall, ProxyEvent, ProxyEvents } from './proxy-events.js';
+import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from './proxy-options.js';
 import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
 import { leavesTargetPath } from './request-target.js';
 
-export type {
-  ClientStall,
-  ProxyAbortEvent,
-  ProxyBreakerEvent,
-  ProxyEvent,
-  ProxyEvents,
-  ProxyFailureEvent,
-  ProxyHealthEvent,
-  ProxyRejectEvent,
-  ProxyResponseEvent,
-  ProxyRetryEvent,
-  TimeoutName,
-} from './proxy-events.js';
-export type {
-  ProxyOptions,
-  ResolvedProxyOptions,
-  ResolvedTimeouts,
-  RetryOptions,
-  TimeoutOptions,
-  UpstreamTarget,
-  UpstreamTlsOptions,
-} from './proxy-options.js';
-export { resolveProxyOptions } from './proxy-options.js';
-
 /** Renders a failure for one request: `ErrorResponder.render` fits. */
-export type RenderFailure = (failure: GatewayFailure, req: IncomingMessage) => RenderedError;
+export type FailureRenderer = (failure: GatewayFailure, req: IncomingMessage) => RenderedError;
 
 /** The framework-free proxy: adapters call `forward` and render what it returns. */
 export interface GatewayProxy extends EventEmitter<ProxyEvents> {
@@ -103,7 +74,7 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * upstream answered, the failure was answered, or the client left. Never rejects: anything unexpected closes the
    * socket.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void>;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: FailureRenderer): Promise<void>;
   /**
    * Stops the active health checks and releases the idle connections of the agent this proxy created (your own
    * agent is left alone).
@@ -143,13 +114,11 @@ interface Attempts {
   readonly deadlineAt: number;
 }
 
-/** A failed attempt as the events describe it. */
-interface FailedAttempt {
-  readonly failure: GatewayFailure;
-  readonly headSent: boolean;
-  readonly timeout: TimeoutName | undefined;
-  readonly timings: Timings;
-}
+/** A failed attempt, as the events describe it. */
+type FailedAttempt = Extract<FinishedAttempt, { kind: 'failed' }>;
+
+/** How an attempt that was never sent ends, for the breaker and passive health: it says nothing of the upstream. */
+const notSent: AttemptOutcome = Object.freeze({ kind: 'aborted' });
 
 /** A signal that aborts when the client goes away before its answer is complete. */
 interface ClientLeaving {
@@ -169,14 +138,7 @@ function clientLeaving(req: IncomingMessage, res: ServerResponse): ClientLeaving
 
 /** A gateway-local failure (no target, no slot) as the events describe it: nothing was attempted. */
 function localFailure(failure: GatewayFailure): FailedAttempt {
-  return { failure, headSent: false, timeout: undefined, timings: {} };
-}
-
-/** How an attempt ended, for the target's breaker and passive health. */
-function resultOf(outcome: Outcome): AttemptResult {
-  if (outcome.kind === 'answered') return { status: outcome.status };
-  if (outcome.kind === 'aborted') return { aborted: true };
-  return { failure: outcome.failure };
+  return { kind: 'failed', failure, headSent: false, timeout: undefined, timings: {} };
 }
 
 /** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
@@ -231,7 +193,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     const resolved = resolveProxyOptions(options);
     this.#options = resolved;
     this.#settings = Object.freeze({
-      engine: createEngine(),
+      engine: createEngine(resolved.agent),
       timeouts: resolved.timeouts,
       intercept: resolved.intercept,
       changeOrigin: resolved.changeOrigin,
@@ -247,15 +209,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         : Object.freeze({
             ...this.#settings,
             intercept: (status: number) => robots.replaces(status) || resolved.intercept(status),
-            observe: (req: IncomingMessage, proxyRes: IncomingMessage, target: UpstreamTarget) =>
+            observe: (req: IncomingMessage, proxyRes: IncomingMessage, target: Target) =>
               robots.observe(req, proxyRes, robotsSource(req, target.origin, resolved.changeOrigin)),
           });
     // Last: it may start health checks, and everything it needs was validated above.
-    this.#balancer = createBalancer(
-      resolved.targets.map((target) => target.url),
-      { breaker: resolved.breaker, passive: resolved.pool.passive, healthCheck: resolved.pool.healthCheck },
-      { agent: resolved.agent },
-    );
+    this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, { agent: resolved.agent });
     this.#balancer.on('breaker', (change) => {
       const { target, ...state } = change;
       this.#publish('breaker', { upstream: target.origin, target: target.index, ...state });
@@ -367,17 +325,17 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     let reason: GatewayFailure | undefined;
 
     for (let attempt = 1; ; attempt++) {
-      const target = this.#options.targets[choice.target.index] as UpstreamTarget;
+      const target = choice.target;
       if (reason !== undefined) this.#emitRetry(call, target, attempt, reason);
       if (clientWentAway(req)) {
-        choice.report({ aborted: true });
+        choice.report(notSent);
         this.#emitAbort(call, target, attempt, 'request', false, {});
         return undefined;
       }
       tried.add(choice.target);
       const outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt, call.tunnel);
       // Reported before any event, so that a listener cannot keep the breaker from hearing of it.
-      choice.report(resultOf(outcome));
+      choice.report(outcome);
       if (outcome.kind === 'answered') {
         this.#emitResponse(call, target, attempt, outcome.status, outcome.timings);
         return undefined;
@@ -394,7 +352,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       if (next.wait > 0) {
         call.leaving ??= clientLeaving(req, res);
         if (!(await sleep(next.wait, call.leaving.signal))) {
-          next.choice.report({ aborted: true });
+          next.choice.report(notSent);
           this.#emitAbort(call, target, attempt + 1, 'request', false, {});
           return undefined;
         }
@@ -441,7 +399,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     if (!choice.ok) return undefined;
     if (this.#budget !== undefined && !this.#budget.tryRetry()) {
       // Released without counting: nothing was attempted (a half-open probe slot is freed).
-      choice.report({ aborted: true });
+      choice.report(notSent);
       return undefined;
     }
     return { choice, wait };
@@ -451,7 +409,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
    * The answer to a request that failed before its response head: the error to render, or for /robots.txt the last
    * good copy (or the fallback) with 200, since crawlers read a 5xx robots.txt as "disallow everything".
    */
-  #answer(call: Call, failure: GatewayFailure, target?: UpstreamTarget): GatewayError | undefined {
+  #answer(call: Call, failure: GatewayFailure, target?: Target): GatewayError | undefined {
     const { robots, req, res } = call;
     if (robots?.answer(req, res, robotsSource(req, target?.origin, this.#options.changeOrigin)) === true) {
       return undefined;
@@ -467,7 +425,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     });
   });
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: FailureRenderer): Promise<void> {
     // Called from a server's 'upgrade' event, where a rejection would go unhandled: anything unexpected (a listener
     // or a render hook that throws) closes the socket instead.
     return this.#upgrade(req, socket, head, render).catch(() => {
@@ -475,7 +433,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     });
   }
 
-  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: RenderFailure): Promise<void> {
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: FailureRenderer): Promise<void> {
     const res = adoptHandshake(req, socket, head);
     if (res === undefined) return;
     if (!isWebSocketUpgrade(req)) {
@@ -511,7 +469,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
 
   // Events are built only when someone listens: the proxy path is hot, and most applications listen to few.
 
-  #event(subject: Subject, target: UpstreamTarget | undefined, attempt: number, timings: Timings): ProxyEvent {
+  #event(subject: Subject, target: Target | undefined, attempt: number, timings: Timings): ProxyEvent {
     const { req } = subject;
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -528,7 +486,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
 
   #emitFailure(
     subject: Subject,
-    target: UpstreamTarget | undefined,
+    target: Target | undefined,
     attempt: number,
     outcome: FailedAttempt,
     willRetry: boolean,
@@ -543,14 +501,14 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     });
   }
 
-  #emitRetry(subject: Subject, target: UpstreamTarget | undefined, attempt: number, failure: GatewayFailure): void {
+  #emitRetry(subject: Subject, target: Target | undefined, attempt: number, failure: GatewayFailure): void {
     if (this.listenerCount('retry') === 0) return;
     this.emit('retry', { ...this.#event(subject, target, attempt, {}), failure });
   }
 
   #emitAbort(
     subject: Subject,
-    target: UpstreamTarget | undefined,
+    target: Target | undefined,
     attempt: number,
     phase: FailurePhase,
     headSent: boolean,
@@ -572,13 +530,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     this.emit('reject', { ...this.#event(subject, undefined, 0, {}), status, reason });
   }
 
-  #emitResponse(
-    subject: Subject,
-    target: UpstreamTarget | undefined,
-    attempt: number,
-    status: number,
-    timings: Timings,
-  ): void {
+  #emitResponse(subject: Subject, target: Target | undefined, attempt: number, status: number, timings: Timings): void {
     if (this.listenerCount('response') === 0) return;
     this.emit('response', { ...this.#event(subject, target, attempt, timings), status });
   }

@@ -11,14 +11,18 @@ import {
 } from './breaker.js';
 import type { Clock } from './clock.js';
 import {
-  createTargetPool,
+  type ResolvedTargetPoolOptions,
+  resolveTargetPoolOptions,
+  resolveTargets,
   type Target,
   type TargetHealthChange,
   type TargetPool,
   type TargetPoolOptions,
   type TargetPoolRuntime,
+  targetPoolOf,
+  targetsOf,
 } from './targets.js';
-import type { AttemptResult } from './verdict.js';
+import type { AttemptOutcome } from './verdict.js';
 
 /** Options of the balancer: the pool's (passive and active health) and the breaker of each target. */
 export interface BalancerOptions extends TargetPoolOptions {
@@ -38,7 +42,7 @@ export type Choice =
        * Reports how the attempt ended, to the target's breaker and to passive health. Call it once, for every
        * outcome (a client abort too: it frees a half-open probe); later calls do nothing.
        */
-      readonly report: (result: AttemptResult) => void;
+      readonly report: (outcome: AttemptOutcome) => void;
     }
   | {
       readonly ok: false;
@@ -122,11 +126,11 @@ class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balance
       return {
         ok: true,
         target,
-        report: (result) => {
+        report: (outcome) => {
           if (reported) return;
           reported = true;
-          permit?.report(result);
-          this.#pool.report(target, result);
+          permit?.report(outcome);
+          this.#pool.report(target, outcome);
         },
       };
     }
@@ -150,7 +154,7 @@ class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balance
  * const choice = balancer.choose(tried);
  * if (!choice.ok) return errorOf(choice.failure); // 503 destination_unavailable with Retry-After
  * tried.add(choice.target);
- * choice.report(await attempt(choice.target)); // { status } | { failure } | { aborted: true }
+ * choice.report(await attempt(choice.target)); // { kind: 'answered', status } | { kind: 'failed', failure } | { kind: 'aborted' }
  */
 export function createBalancer(
   target: string | URL | readonly (string | URL)[],
@@ -159,7 +163,18 @@ export function createBalancer(
 ): Balancer {
   checkOptions(options, ['passive', 'healthCheck', 'breaker'], 'gatewayProxy()');
   const { breaker = {}, ...poolOptions } = options;
-  // Validated before the pool starts its health checks, so a bad option leaves nothing running.
+  const targets = targetsOf(resolveTargets(target));
+  // Everything is validated before the pool starts its health checks, so a bad option leaves nothing running.
   const breakerOptions = breaker === false ? false : resolveBreakerOptions(breaker);
-  return new RoundRobinBalancer(createTargetPool(target, poolOptions, runtime), breakerOptions, runtime);
+  return balancerOf(targets, breakerOptions, resolveTargetPoolOptions(poolOptions, targets.length), runtime);
+}
+
+/** A balancer over targets and options already resolved (a proxy's: `resolveProxyOptions` checked them once). */
+export function balancerOf(
+  targets: readonly Target[],
+  breaker: ResolvedBreakerOptions | false,
+  pool: ResolvedTargetPoolOptions,
+  runtime: BalancerRuntime = {},
+): Balancer {
+  return new RoundRobinBalancer(targetPoolOf(targets, pool, runtime), breaker, runtime);
 }

@@ -4,7 +4,7 @@ import { fraction, positiveNumber, statusList, wholeNumber } from '../config/val
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
 import { SlidingWindow } from './sliding-window.js';
-import { type AttemptResult, verdictOf } from './verdict.js';
+import { type AttemptOutcome, verdictOf } from './verdict.js';
 
 /**
  * A circuit breaker per upstream. While it is open, requests fail fast with 503 `destination_unavailable` and
@@ -64,7 +64,7 @@ export interface BreakerOptions {
 export type ResolvedBreakerOptions = Readonly<Required<BreakerOptions>>;
 
 /** The documented defaults. */
-export const defaultBreakerOptions: ResolvedBreakerOptions = Object.freeze({
+const defaultBreakerOptions: ResolvedBreakerOptions = Object.freeze({
   consecutiveFailures: 5,
   failureRatio: 0.5,
   window: 10000,
@@ -138,7 +138,7 @@ export interface BreakerPermit {
    * Reports how the attempt ended. A client abort, or a failure the gateway decided itself, releases the permit
    * without counting (a probe slot is freed for the next request).
    */
-  report(result: AttemptResult): void;
+  report(outcome: AttemptOutcome): void;
 }
 
 /** One upstream's circuit breaker. No timers: time-driven changes happen at the first look after they are due. */
@@ -212,10 +212,10 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
     let reported = false;
     return {
       probe,
-      report: (result) => {
+      report: (outcome) => {
         if (reported) return;
         reported = true;
-        this.#report(generation, probe, verdictOf(result, this.#options.failureStatuses));
+        this.#report(generation, probe, verdictOf(outcome, this.#options.failureStatuses));
       },
     };
   }
@@ -290,7 +290,7 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
  * const permit = breaker.tryAcquire();
  * if (permit === undefined) return errorOf(breaker.rejection()); // 503, Retry-After = remaining open time
  * const outcome = await attempt();
- * permit.report(outcome); // { status } | { failure } | { aborted: true }
+ * permit.report(outcome); // { kind: 'answered', status } | { kind: 'failed', failure } | { kind: 'aborted' }
  */
 export function createBreaker(options?: BreakerOptions, clock?: Clock): CircuitBreaker {
   return new Breaker(resolveBreakerOptions(options), resolveClock(clock));

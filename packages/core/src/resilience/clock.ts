@@ -19,7 +19,7 @@ export interface Clock {
 export type ResolvedClock = Readonly<Required<Clock>>;
 
 /** The real clock: `performance.now()` and `Math.random()`. */
-export const systemClock: ResolvedClock = Object.freeze({ now: () => performance.now(), random: Math.random });
+const systemClock: ResolvedClock = Object.freeze({ now: () => performance.now(), random: Math.random });
 
 /** Fills the missing sources of `clock` from the real one. */
 export function resolveClock(clock: Clock = {}): ResolvedClock {

@@ -29,7 +29,7 @@ export interface HealthCheckOptions {
 export type ResolvedHealthCheckOptions = Readonly<Required<HealthCheckOptions>>;
 
 /** The documented defaults. */
-export const defaultHealthCheck: ResolvedHealthCheckOptions = Object.freeze({
+const defaultHealthCheck: ResolvedHealthCheckOptions = Object.freeze({
   path: '/',
   interval: 5000,
   timeout: 2000,

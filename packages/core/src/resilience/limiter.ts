@@ -31,7 +31,7 @@ export interface ConcurrencyOptions {
 export type ResolvedConcurrencyOptions = Readonly<Required<ConcurrencyOptions>>;
 
 /** The documented defaults. */
-export const defaultConcurrency: ResolvedConcurrencyOptions = Object.freeze({
+const defaultConcurrency: ResolvedConcurrencyOptions = Object.freeze({
   max: 100,
   queue: 10,
   queueTimeout: 1000,

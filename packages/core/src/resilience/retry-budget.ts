@@ -30,7 +30,7 @@ export interface RetryBudgetOptions {
 export type ResolvedRetryBudgetOptions = Readonly<Required<RetryBudgetOptions>>;
 
 /** The documented defaults. */
-export const defaultRetryBudget: ResolvedRetryBudgetOptions = Object.freeze({
+const defaultRetryBudget: ResolvedRetryBudgetOptions = Object.freeze({
   ratio: 0.2,
   minPerSecond: 10,
   window: 10000,

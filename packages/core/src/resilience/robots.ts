@@ -44,7 +44,7 @@ export interface RobotsOptions {
 export type ResolvedRobotsOptions = Readonly<Required<RobotsOptions>>;
 
 /** The documented defaults. */
-export const defaultRobotsOptions: ResolvedRobotsOptions = Object.freeze({
+const defaultRobotsOptions: ResolvedRobotsOptions = Object.freeze({
   fallback: 'User-agent: *\nAllow: /\n',
   cacheControl: 'max-age=300',
   maxBytes: 512000,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { checkOptions } from '../config/checks.js';
 import { positiveNumber, statusList, wholeNumber } from '../config/values.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
@@ -11,7 +12,7 @@ import {
   type ResolvedHealthCheckOptions,
   resolveHealthCheck,
 } from './health.js';
-import { type AttemptResult, verdictOf } from './verdict.js';
+import { type AttemptOutcome, verdictOf } from './verdict.js';
 
 /** Passive health: a target that fails real requests is taken out of rotation for a while. */
 export interface PassiveHealthOptions {
@@ -47,14 +48,20 @@ export interface TargetPoolOptions {
   healthCheck?: HealthCheckOptions;
 }
 
-/** One upstream of the pool. */
+/** One upstream: where attempts go, as the pool, the breakers and the engine all see it. Derived once from its URL. */
 export interface Target {
   /** The target URL; its path prefixes every forwarded path. */
   readonly url: URL;
-  /** `protocol//host:port`, for events and the breaker's key. */
+  /** `protocol//host:port`, for events and diagnostics. Internal: never shown to clients outside development. */
   readonly origin: string;
   /** Its position in the configured list. */
   readonly index: number;
+  /** The host to connect to: the URL's host name, an IPv6 literal without its brackets. */
+  readonly hostname: string;
+  /** Whether connecting means resolving a name first (a host name, not an IP literal). */
+  readonly resolvesName: boolean;
+  /** Whether a TLS handshake follows the TCP connect. */
+  readonly secure: boolean;
 }
 
 /** A change of a target's health, for logs and metrics. */
@@ -81,7 +88,7 @@ export interface TargetPool extends EventEmitter<TargetPoolEvents> {
    */
   candidates(tried?: ReadonlySet<Target>): Target[];
   /** Reports how an attempt against `target` ended (passive health). */
-  report(target: Target, result: AttemptResult): void;
+  report(target: Target, outcome: AttemptOutcome): void;
   /** Whether `target` is in rotation now. */
   isHealthy(target: Target): boolean;
   /** 503 destination_unavailable, Retry-After = the time until the first target may be healthy again. */
@@ -139,9 +146,27 @@ export function resolveTargets(target: unknown): readonly URL[] {
   return Object.freeze(urls);
 }
 
+/** The targets of resolved URLs, in their order, frozen. */
+export function targetsOf(urls: readonly URL[]): readonly Target[] {
+  return Object.freeze(
+    urls.map((url, index) => {
+      // WHATWG URLs keep IPv6 literals in brackets.
+      const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      return Object.freeze({
+        url,
+        origin: url.origin,
+        index,
+        hostname,
+        resolvesName: isIP(hostname) === 0,
+        secure: url.protocol === 'https:',
+      });
+    }),
+  );
+}
+
 /** Validates pool options once, fills the defaults and freezes the result. */
 export function resolveTargetPoolOptions(options: TargetPoolOptions = {}, targetCount = 2): ResolvedTargetPoolOptions {
-  checkOptions(options, ['passive', 'healthCheck'], 'gatewayProxy() targets');
+  checkOptions(options, ['passive', 'healthCheck'], 'gatewayProxy()');
   const given = options.passive ?? (targetCount > 1 ? {} : false);
   let passive: Readonly<Required<PassiveHealthOptions>> | false = false;
   if (given !== false) {
@@ -172,13 +197,14 @@ class RoundRobinPool extends EventEmitter<TargetPoolEvents> implements TargetPoo
   readonly #checker: HealthChecker | undefined;
   #cursor = 0;
 
-  constructor(urls: readonly URL[], options: ResolvedTargetPoolOptions, runtime: TargetPoolRuntime) {
+  constructor(targets: readonly Target[], options: ResolvedTargetPoolOptions, runtime: TargetPoolRuntime) {
     super();
-    this.targets = Object.freeze(urls.map((url, index) => Object.freeze({ url, origin: url.origin, index })));
+    this.targets = targets;
     this.#options = options;
     this.#now = resolveClock({ now: runtime.now }).now;
-    this.#passive = urls.map(() => ({ consecutive: 0, downUntil: 0, down: false }));
+    this.#passive = targets.map(() => ({ consecutive: 0, downUntil: 0, down: false }));
     if (options.healthCheck !== undefined) {
+      const urls = targets.map((target) => target.url);
       const checker = createHealthChecker(urls, options.healthCheck, { agent: runtime.agent });
       checker.on('change', (result) => {
         const target = this.targets.find((t) => t.url.href === result.target.href);
@@ -207,12 +233,12 @@ class RoundRobinPool extends EventEmitter<TargetPoolEvents> implements TargetPoo
     return again === undefined ? fresh : fresh.concat(again);
   }
 
-  report(target: Target, result: AttemptResult): void {
+  report(target: Target, outcome: AttemptOutcome): void {
     const passive = this.#options.passive;
     if (passive === false) return;
     const state = this.#passive[target.index];
     if (state === undefined || this.targets[target.index] !== target) return;
-    const verdict = verdictOf(result, passive.failureStatuses);
+    const verdict = verdictOf(outcome, passive.failureStatuses);
     if (verdict === 'success') state.consecutive = 0;
     if (verdict !== 'failure') return;
     state.consecutive++;
@@ -271,6 +297,15 @@ export function createTargetPool(
   options?: TargetPoolOptions,
   runtime: TargetPoolRuntime = {},
 ): TargetPool {
-  const urls = resolveTargets(target);
-  return new RoundRobinPool(urls, resolveTargetPoolOptions(options, urls.length), runtime);
+  const targets = targetsOf(resolveTargets(target));
+  return targetPoolOf(targets, resolveTargetPoolOptions(options, targets.length), runtime);
+}
+
+/** A pool over targets and options already resolved (a proxy's: `resolveProxyOptions` checked them once). */
+export function targetPoolOf(
+  targets: readonly Target[],
+  options: ResolvedTargetPoolOptions,
+  runtime: TargetPoolRuntime = {},
+): TargetPool {
+  return new RoundRobinPool(targets, options, runtime);
 }

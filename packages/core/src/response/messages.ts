@@ -386,7 +386,7 @@ export const builtInMessages: Readonly<Record<string, MessageOverrides>> = deepF
 export const englishMessages: Readonly<Messages> = deepFreeze(en);
 
 /** `base` with `overrides` laid over it, page copy merged field by field. */
-export function mergeMessages(base: Messages, overrides: MessageOverrides | undefined): Messages {
+function mergeMessages(base: Messages, overrides: MessageOverrides | undefined): Messages {
   if (overrides === undefined) return base;
   const merged = { ...base } as Record<string, unknown>;
   for (const [key, value] of Object.entries(overrides)) {

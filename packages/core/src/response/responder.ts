@@ -19,7 +19,7 @@ import {
   templateFor,
 } from './render.js';
 import { loadTemplates } from './templates.js';
-import { abortResponse, writeError } from './write-error.js';
+import { takesError, writeError } from './write-error.js';
 
 /** What a render hook is told about the request it answers. */
 export interface RenderRequest {
@@ -447,13 +447,7 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
   };
 
   const send = (failure: GatewayFailure, req: IncomingMessage, res: ServerResponse): void => {
-    if (res.headersSent) {
-      abortResponse(res);
-      return;
-    }
-    // Nothing can be written any more: do not render a page only for writeError to drop it.
-    if (res.writableEnded || res.destroyed) return;
-    writeError(req, res, render(failure, req, res));
+    if (takesError(res)) writeError(req, res, render(failure, req, res));
   };
 
   return Object.freeze({

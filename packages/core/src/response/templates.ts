@@ -13,7 +13,7 @@ export const defaultTemplatesDir: string = fileURLToPath(new URL('../../template
  * Includes may name a default template under this prefix (`include('default/partials/links')`), to wrap or extend
  * it from an override of the same name.
  */
-export const defaultsPrefix = 'default/';
+const defaultsPrefix = 'default/';
 
 /** A set of compiled templates: the defaults with a user's directory laid over them, file by file. */
 export interface TemplateSet {

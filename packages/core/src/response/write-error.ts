@@ -59,16 +59,26 @@ export function abortResponse(res: ServerResponse): void {
 }
 
 /**
- * Writes a rendered error to `res`, in place (never a redirect). Headers set earlier stay unless they describe a
- * body we are not sending; `Vary` and `Proxy-Status` are extended, not replaced. HEAD gets every header and no
- * body. If the response head already went out, the connection is aborted instead.
+ * Whether `res` can still take an error response. When its head already went out it cannot, and its connection is
+ * aborted on the spot (the client must find its response cut, never a page appended to it); when it is over or
+ * destroyed, there is nothing left to do. Ask before rendering: no page is rendered for a response that cannot take
+ * it.
  */
-export function writeError(req: IncomingMessage, res: ServerResponse, rendered: RenderedError): void {
+export function takesError(res: ServerResponse): boolean {
   if (res.headersSent) {
     abortResponse(res);
-    return;
+    return false;
   }
-  if (res.writableEnded || res.destroyed) return;
+  return !(res.writableEnded || res.destroyed);
+}
+
+/**
+ * Writes a rendered error to `res`, in place (never a redirect). Headers set earlier stay unless they describe a
+ * body we are not sending; `Vary` and `Proxy-Status` are extended, not replaced. HEAD gets every header and no
+ * body. If the response head already went out, the connection is aborted instead (see {@link takesError}).
+ */
+export function writeError(req: IncomingMessage, res: ServerResponse, rendered: RenderedError): void {
+  if (!takesError(res)) return;
   // What is set (rarely more than a few headers) is checked against the list, not the list against the response.
   for (const name of res.getHeaderNames()) if (staleHeaders.has(name)) res.removeHeader(name);
   res.statusCode = rendered.status;
