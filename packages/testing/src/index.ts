@@ -1,4 +1,5 @@
 export { certificates, testCA } from './certificates.js';
+export { parseResponses, type RawExchange, type RawExchangeOptions, type RawResponse, rawExchange } from './client.js';
 export { unacceptingUpstream } from './connect.js';
 export {
   type EagerOptions,
@@ -15,6 +16,19 @@ export {
   slowHeadUpstream,
   statusUpstream,
 } from './http.js';
+export {
+  type DrippingHeadOptions,
+  drippingHeadUpstream,
+  type Informational,
+  type InformationalOptions,
+  informationalUpstream,
+  type RefusingUploadOptions,
+  type ResetMidUploadOptions,
+  refusingUploadUpstream,
+  resetMidUploadUpstream,
+  type UnsolicitedUpgradeOptions,
+  unsolicitedUpgradeUpstream,
+} from './protocol.js';
 export {
   badHeaderUpstream,
   dieMidBodyUpstream,
