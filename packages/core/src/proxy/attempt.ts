@@ -61,6 +61,9 @@ export class ProxyTimeoutError extends Error {
   }
 }
 
+const unsolicitedSwitch =
+  'gateway-errors: the upstream switched protocols (101) though the request asked for no upgrade';
+
 /**
  * Where an attempt is: opening a connection (DNS, TCP, TLS), sending the request (its body may still be uploading),
  * waiting for the response head, or streaming the response body to the client.
@@ -372,6 +375,12 @@ export function runAttempt(
           clearTimeout(deadline);
           timings.firstByte = since();
           const status = response.statusCode ?? 502;
+          if (status === 101) {
+            // Node passes every other 1xx as `information`, and a handshake's 101 to `upgrade`: this is a switch to a
+            // protocol the client never asked for (RFC 9110 §15.2.2). Its connection speaks something else now.
+            fail(failureOf('http_protocol_error', { cause: new Error(unsolicitedSwitch) }), undefined);
+            return;
+          }
           if (settings.intercept(status)) {
             // Drained so the connection can serve another request; one that stalls is let go after `idle`.
             response.setTimeout(timeouts.idle, () => response.destroy());

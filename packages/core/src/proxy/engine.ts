@@ -147,6 +147,13 @@ export function createEngine(agent: HttpAgent): Engine {
         proxyReq.shouldKeepAlive = false;
         return;
       }
+      // A 101 with Upgrade to a request that asked for none (RFC 9110 §15.2.2 forbids it). Without a listener Node
+      // drops the connection and reports nothing, and the attempt would wait for its response timer: it is handed
+      // over as the response it claims to be, which the attempt refuses.
+      proxyReq.on('upgrade', (proxyRes: IncomingMessage, socket: Duplex) => {
+        socket.destroy();
+        hooks.response(proxyRes);
+      });
       if (call.body !== undefined) {
         proxyReq.end(call.body);
       } else {
