@@ -213,9 +213,26 @@ export function runAttempt(
       clearTimeout(timer);
       clearTimeout(deadline);
       res.off('close', onClientClose);
-      if (uploading) req.off('data', onUpload);
+      if (uploading) {
+        req.off('data', onUpload);
+        if (!req.complete) dropRestOfUpload();
+      }
       timings.total = since();
       resolve(outcome);
+    }
+    /**
+     * The exchange ended before the client's body did: the upstream answered early (a 413 or 417 before reading it),
+     * failed or reset it. The upstream request stops (its connection is mid-body: it must never be reused) and the
+     * rest of the body is read and dropped, as Node does with a body nobody reads. Left paused, it would hold the
+     * client's connection with its next request unread behind it; closing instead risks a reset that destroys the
+     * answer before the client read it (RFC 9112 §9.6).
+     */
+    function dropRestOfUpload(): void {
+      if (proxyReq !== undefined) {
+        req.unpipe(proxyReq);
+        proxyReq.destroy();
+      }
+      req.resume();
     }
     function stopUpstream(): void {
       proxyReq?.destroy();
