@@ -6,6 +6,7 @@ import type { FailurePhase, FailureType } from '../failure/taxonomy.js';
 import type { HandshakeSockets } from '../node-http/upgrade.js';
 import type { Target } from '../resilience/targets.js';
 import { abortResponse } from '../response/write-error.js';
+import { relayEarlyHints } from './early-hints.js';
 import type { Engine } from './engine.js';
 import { responseHeaders, writeResponseHead } from './headers.js';
 import type { ClientStall, TimeoutName } from './proxy-events.js';
@@ -439,6 +440,9 @@ export function runAttempt(
           timings.firstByte = since();
           settle({ kind: 'answered', status: 101, timings });
           return true;
+        },
+        information(info) {
+          if (!done) relayEarlyHints(req, res, info);
         },
         error(error) {
           if (done) return;

@@ -1,4 +1,10 @@
-import { type ClientRequest, type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  type ClientRequest,
+  type Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type InformationEvent,
+} from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -45,6 +51,8 @@ export interface EngineHooks {
    * (the upstream's side is then closed).
    */
   upgrade?(proxyRes: IncomingMessage): boolean;
+  /** An interim (1xx) answer arrived before the response head (not for a handshake): 100, 102, 103 Early Hints. */
+  information?(info: InformationEvent): void;
   /** The attempt failed. */
   error(error: Error): void;
 }
@@ -147,6 +155,7 @@ export function createEngine(agent: HttpAgent): Engine {
         proxyReq.shouldKeepAlive = false;
         return;
       }
+      if (hooks.information !== undefined) proxyReq.on('information', hooks.information);
       // A 101 with Upgrade to a request that asked for none (RFC 9110 §15.2.2 forbids it). Without a listener Node
       // drops the connection and reports nothing, and the attempt would wait for its response timer: it is handed
       // over as the response it claims to be, which the attempt refuses.
