@@ -109,6 +109,30 @@ describe.each(adapters)('$name: WebSocket handshakes', (adapter) => {
       expect(bytes.endsWith('\r\n\r\nBad Request: a WebSocket handshake has no body\n')).toBe(true);
       expect(upstream.requests).toBe(0);
     });
+
+    it('still answers one when a reject listener throws, and the process goes on (no uncaught exception)', async () => {
+      const crashes: unknown[] = [];
+      const onCrash = (error: unknown) => crashes.push(error);
+      process.on('uncaughtException', onCrash);
+      try {
+        const upstream = await h.upstream(eagerUpstream);
+        const app = await h.app({ proxy: { target: upstream.url }, websocket: true });
+        app.proxy?.on('reject', () => {
+          throw new Error('listener broke');
+        });
+        const { bytes, ending } = await exchange(app.port, handshake('/api/ws', 'Content-Length: 40\r\n'));
+        expect(ending).toBe('fin');
+        expect(statusLine(bytes)).toBe('HTTP/1.1 400 Bad Request');
+        expect(bodyOf(bytes)).toBe('Bad Request: a WebSocket handshake has no body\n');
+        expect(upstream.requests).toBe(0);
+        // An uncaught exception surfaces on a later turn of the event loop: the next exchange comes after it.
+        const next = await exchange(app.port, handshake('/admin'));
+        expect(statusLine(next.bytes)).toBe('HTTP/1.1 404 Not Found');
+        expect(crashes).toEqual([]);
+      } finally {
+        process.off('uncaughtException', onCrash);
+      }
+    });
   });
 
   describe('a handshake meets the app like any request (issue 13, item 2)', () => {
