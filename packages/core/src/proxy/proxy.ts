@@ -421,7 +421,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     routeUpgrade(req, socket, head, (res) => {
       writeRejection(req, res, upgradeWithBody.rendered);
       const subject: Subject = { req, requestId: requestIdOf(req, this.#options.trustRequestId), upgrade: true };
-      this.#emitReject(subject, upgradeWithBody.rendered.status, upgradeWithBody.reason);
+      // Inside the server's 'upgrade' event a throw is an uncaught exception, and any client can send such a
+      // handshake: a listener that throws is ignored, as in upgrade() (the client has its answer already).
+      try {
+        this.#emitReject(subject, upgradeWithBody.rendered.status, upgradeWithBody.reason);
+      } catch {}
     });
   });
 
