@@ -91,6 +91,37 @@ describe('a response Node parses but will not write', () => {
     expect(reply.headers['set-cookie']).toBeUndefined();
     expect(reply.headers['x-frame-options']).toBe('DENY');
   });
+
+  it('a 101 to a request that asked for no upgrade: 502 http_protocol_error, never an interim status as the answer', async () => {
+    // RFC 9110 §15.2: a 1xx is never the final answer; §15.2.2: a server switches only to a protocol the request's
+    // Upgrade named. Relayed, the 101 is the answer on a kept-alive connection: a client or front proxy that reads it
+    // as interim takes the next response on that connection, another request's, for this one's.
+    upstream = await garbageUpstream({
+      bytes: 'HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',
+    });
+    gateway = await startGateway({ target: upstream.url, retry: false });
+    const { bytes } = await rawExchange(gateway.port, 'GET /x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    const { head } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway');
+    expect(headerIn(head, 'proxy-status')).toBe('gateway-errors; error=http_protocol_error');
+    expect(bytes).not.toContain('101');
+    expect(gateway.events.failure).toMatchObject([{ failure: { type: 'http_protocol_error' }, headSent: false }]);
+    expect(gateway.events.response).toEqual([]);
+  });
+
+  it('a 101 naming a protocol the request did not ask for: the same 502 at once, not after the response timer', async () => {
+    upstream = await garbageUpstream({
+      bytes: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nframes',
+    });
+    // A response timer the test would not outlive: the 502 must not wait for it.
+    gateway = await startGateway({ target: upstream.url, retry: false, timeouts: { response: 60_000 } });
+    const { bytes } = await rawExchange(gateway.port, 'GET /x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n');
+    const { head } = splitHead(bytes);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 502 Bad Gateway');
+    expect(headerIn(head, 'proxy-status')).toBe('gateway-errors; error=http_protocol_error');
+    expect(bytes).not.toContain('frames');
+    expect(gateway.events.failure).toMatchObject([{ failure: { type: 'http_protocol_error' }, timeout: undefined }]);
+  });
 });
 
 describe('failures after the response head destroy the client connection', () => {

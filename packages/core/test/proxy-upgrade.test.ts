@@ -144,6 +144,15 @@ describe('a failing upgrade is answered with an HTTP error on the raw socket, th
     ['refused', 502, 'connection_refused', refusingUpstream, {}],
     ['reset', 502, 'connection_terminated', resetAfterRequest, {}],
     ['garbage', 502, 'http_protocol_error', garbageUpstream, {}],
+    // A 101 that names no protocol (no Upgrade): not a switch to WebSocket, and never an answer to relay (RFC 9110
+    // §15.2.2); the client would take the connection for switched.
+    [
+      'a 101 without Upgrade',
+      502,
+      'http_protocol_error',
+      () => garbageUpstream({ bytes: 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n' }),
+      {},
+    ],
     ['hanging', 504, 'http_response_timeout', hangingUpstream, { response: 300 }],
     ['never accepting', 504, 'connection_timeout', unacceptingUpstream, { connect: 300 }],
   ];

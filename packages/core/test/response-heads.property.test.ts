@@ -182,7 +182,11 @@ function parseResponse(bytes: string, method = 'GET'): Parsed {
   return { status, headers, complete: true, after: '' };
 }
 
-/** The status a relayed answer must keep: the final one in the upstream's status lines (after any 1xx but 101). */
+/**
+ * The status a relayed answer must keep: the final one in the upstream's status lines (after any 1xx but 101).
+ * `undefined` when there is none to relay: a 101 to a request that asked for no upgrade is no answer (RFC 9110
+ * §15.2.2), and relayed it would pass an interim status off as the final one.
+ */
 function statusIn(answer: string): number | undefined {
   let rest = answer;
   for (;;) {
@@ -190,7 +194,8 @@ function statusIn(answer: string): number | undefined {
     if (match === null) return undefined;
     const status = Number(match[1]);
     const end = rest.indexOf('\r\n\r\n');
-    if (status >= 200 || status === 101 || status < 100 || end === -1) return status;
+    if (status === 101) return undefined;
+    if (status >= 200 || status < 100 || end === -1) return status;
     rest = rest.slice(end + 4);
   }
 }
