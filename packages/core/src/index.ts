@@ -1,3 +1,4 @@
+export { type ConfigError, type ConfigErrorCode, configError } from './config/config-error.js';
 export { classify, clientWentAway } from './failure/classify.js';
 export {
   BadGatewayError,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  configError,
   createErrorResponder,
   createMaintenance,
   createProxy,
@@ -58,7 +59,8 @@ type Marked = KoaContext & { [errorsMounted]?: ErrorResponder };
  */
 export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware {
   const { emitError = true, ...responseOptions } = options;
-  if (typeof emitError !== 'boolean') throw new TypeError('gateway-errors: emitError must be true or false.');
+  if (typeof emitError !== 'boolean')
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'emitError must be true or false.');
   const responder = createErrorResponder(responseOptions);
   return async (ctx, next) => {
     (ctx as Marked)[errorsMounted] = responder;

@@ -1,3 +1,4 @@
+import { configError } from '../config/config-error.js';
 import { declaredFailure, failureOf, type GatewayFailure } from './failure.js';
 import { defaultRetryAfterPolicy, retryAfterFor } from './retry-after.js';
 import { type FailureType, failureRules, isFailureType } from './taxonomy.js';
@@ -97,25 +98,31 @@ const classByStatus = { 502: 'BadGatewayError', 503: 'ServiceUnavailableError', 
 /** Turns a user's options into a failure, checking them: a wrong value is a bug to report now, not a bad header. */
 function fromOptions(status: 502 | 503 | 504, options: GatewayErrorOptions): GatewayFailure {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(
-      `gateway-errors: new ${classByStatus[status]}() takes an options object such as { retryAfter: 30 }.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS',
+      `new ${classByStatus[status]}() takes an options object such as { retryAfter: 30 }.`,
     );
   }
   const { type, retryAfter, cause } = options;
   if (retryAfter !== undefined && (typeof retryAfter !== 'number' || !Number.isFinite(retryAfter) || retryAfter < 0)) {
-    throw new TypeError(
-      `gateway-errors: retryAfter must be a number of seconds, 0 or more, got ${String(retryAfter)}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS',
+      `retryAfter must be a number of seconds, 0 or more, got ${String(retryAfter)}.`,
     );
   }
   const details = { retryAfter: retryAfter === undefined ? undefined : Math.ceil(retryAfter), cause };
   if (type === undefined) return declaredFailure(status, details);
   if (!isFailureType(type)) {
-    throw new TypeError(`gateway-errors: "${String(type)}" is not an RFC 9209 error type this package knows.`);
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS',
+      `"${String(type)}" is not an RFC 9209 error type this package knows.`,
+    );
   }
   if (failureRules[type].status !== status) {
     const ErrorClass = classByStatus[failureRules[type].status];
-    throw new TypeError(
-      `gateway-errors: the error type "${type}" belongs to status ${failureRules[type].status}: throw a ${ErrorClass} instead.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS',
+      `the error type "${type}" belongs to status ${failureRules[type].status}: throw a ${ErrorClass} instead.`,
     );
   }
   return failureOf(type, details);

@@ -4,6 +4,8 @@
  * We always emit delay-seconds, never an HTTP-date: a delay does not depend on the client's clock.
  */
 
+import { configError } from '../config/config-error.js';
+
 /** The Retry-After policy. */
 export interface RetryAfterPolicy {
   /**
@@ -40,14 +42,16 @@ const policyKeys = ['min', 'max', 'hint'] as const;
  */
 export function resolveRetryAfterPolicy(policy: RetryAfterPolicy = {}): ResolvedRetryAfterPolicy {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
-    throw new TypeError(
-      `gateway-errors: retryAfter takes a policy object such as { min: 1, max: 86400, hint: 5 }, got ${policy === null ? 'null' : typeof policy}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `retryAfter takes a policy object such as { min: 1, max: 86400, hint: 5 }, got ${policy === null ? 'null' : typeof policy}.`,
     );
   }
   for (const key of Object.keys(policy)) {
     if (!(policyKeys as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `gateway-errors: retryAfter has no option "${key}". Known options: ${policyKeys.join(', ')}.`,
+      throw configError(
+        'GATEWAY_ERRORS_UNKNOWN_OPTION',
+        `retryAfter has no option "${key}". Known options: ${policyKeys.join(', ')}.`,
       );
     }
   }
@@ -56,22 +60,27 @@ export function resolveRetryAfterPolicy(policy: RetryAfterPolicy = {}): Resolved
     const value = policy[key];
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new TypeError(
-        `gateway-errors: retryAfter.${key} must be a whole number of seconds, 0 or more, got ${describe(value)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `retryAfter.${key} must be a whole number of seconds, 0 or more, got ${describe(value)}.`,
       );
     }
     resolved[key] = value;
   }
   if (resolved.min > resolved.max) {
-    throw new RangeError(
-      `gateway-errors: retryAfter.min (${resolved.min}) is larger than retryAfter.max (${resolved.max}); lower min or raise max.`,
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      `retryAfter.min (${resolved.min}) is larger than retryAfter.max (${resolved.max}); lower min or raise max.`,
+      { kind: RangeError },
     );
   }
   if (policy.hint === undefined) {
     resolved.hint = Math.min(resolved.max, Math.max(resolved.min, resolved.hint));
   } else if (resolved.hint < resolved.min || resolved.hint > resolved.max) {
-    throw new RangeError(
-      `gateway-errors: retryAfter.hint (${resolved.hint}) must lie between retryAfter.min (${resolved.min}) and retryAfter.max (${resolved.max}).`,
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      `retryAfter.hint (${resolved.hint}) must lie between retryAfter.min (${resolved.min}) and retryAfter.max (${resolved.max}).`,
+      { kind: RangeError },
     );
   }
   return Object.freeze(resolved);

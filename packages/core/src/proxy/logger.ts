@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { configError } from '../config/config-error.js';
 import type {
   ProxyAbortEvent,
   ProxyBreakerEvent,
@@ -168,18 +169,21 @@ export function logTo(
   const levels = { ...defaultLevels, ...options.levels };
   for (const [event, level] of Object.entries(levels)) {
     if (!(event in defaultLevels)) {
-      throw new TypeError(
-        `gateway-errors: logTo() levels has no event "${event}"; use failure, retry, abort, response, breaker or health.`,
+      throw configError(
+        'GATEWAY_ERRORS_UNKNOWN_OPTION',
+        `logTo() levels has no event "${event}"; use failure, retry, abort, response, breaker or health.`,
       );
     }
     if (!levelNames.has(level)) {
-      throw new TypeError(
-        `gateway-errors: logTo() levels.${event} must be fatal, error, warn, info, debug, trace or false, got ${JSON.stringify(level)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `logTo() levels.${event} must be fatal, error, warn, info, debug, trace or false, got ${JSON.stringify(level)}.`,
       );
     }
     if (level !== false && typeof logger[level] !== 'function') {
-      throw new TypeError(
-        `gateway-errors: logTo() routes ${event} to "${level}", but the logger has no ${level}() method.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `logTo() routes ${event} to "${level}", but the logger has no ${level}() method.`,
       );
     }
   }

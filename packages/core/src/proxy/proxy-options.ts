@@ -1,6 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { checkOptions } from '../config/checks.js';
+import { booleanOption, checkOptions } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from '../resilience/backoff.js';
 import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from '../resilience/breaker.js';
 import type { HealthCheckOptions } from '../resilience/health.js';
@@ -239,16 +240,11 @@ const optionNames = [
 
 function positiveMs(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw new TypeError(
-      `gateway-errors: ${name} must be a positive number of milliseconds (at most 2147483647), got ${String(value)}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `${name} must be a positive number of milliseconds (at most 2147483647), got ${String(value)}.`,
     );
   }
-  return value;
-}
-
-function optionalBoolean(value: unknown, name: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw new TypeError(`gateway-errors: ${name} must be true or false.`);
   return value;
 }
 
@@ -256,12 +252,13 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
   const tls = options.tls ?? {};
   checkOptions(tls, ['ca', 'rejectUnauthorized', 'servername'], 'gatewayProxy() tls');
   if (options.agent !== undefined && options.tls !== undefined) {
-    throw new TypeError(
-      'gateway-errors: give either agent or tls, not both: set TLS options (ca, rejectUnauthorized, servername) on your own agent.',
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      'give either agent or tls, not both: set TLS options (ca, rejectUnauthorized, servername) on your own agent.',
     );
   }
   if (options.agent !== undefined && !(options.agent instanceof HttpAgent)) {
-    throw new TypeError('gateway-errors: agent must be an http.Agent or https.Agent.');
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'agent must be an http.Agent or https.Agent.');
   }
   return (
     options.agent ??
@@ -286,7 +283,7 @@ function optionalObject<T>(value: T | false | undefined, name: string, example: 
   ) {
     return value;
   }
-  throw new TypeError(`gateway-errors: ${name} must be an options object such as ${example}, or false.`);
+  throw configError('GATEWAY_ERRORS_INVALID_OPTION', `${name} must be an options object such as ${example}, or false.`);
 }
 
 /** Whether the proxy answers an upstream's own status itself: every 5xx, none, or those listed. */
@@ -304,7 +301,10 @@ function interceptOf(intercept: boolean | readonly number[]): (status: number) =
 export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions {
   checkOptions(options, optionNames, 'gatewayProxy()');
   if (options?.target === undefined) {
-    throw new TypeError('gateway-errors: gatewayProxy() needs a target, such as { target: "http://127.0.0.1:4000" }.');
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TARGET',
+      'gatewayProxy() needs a target, such as { target: "http://127.0.0.1:4000" }.',
+    );
   }
   const urls = resolveTargets(options.target);
   const timeouts = options.timeouts ?? {};
@@ -313,12 +313,16 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   checkOptions(retry, ['retries', 'maxBufferedBody', 'backoff', 'budget'], 'gatewayProxy() retry');
   const retries = retry.retries ?? 1;
   if (!Number.isInteger(retries) || retries < 0 || retries > 10) {
-    throw new TypeError(`gateway-errors: retry.retries must be a whole number from 0 to 10, got ${retries}.`);
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `retry.retries must be a whole number from 0 to 10, got ${retries}.`,
+    );
   }
   const maxBufferedBody = retry.maxBufferedBody ?? 65536;
   if (!Number.isInteger(maxBufferedBody) || maxBufferedBody < 0) {
-    throw new TypeError(
-      `gateway-errors: retry.maxBufferedBody must be a whole number of bytes, got ${maxBufferedBody}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `retry.maxBufferedBody must be a whole number of bytes, got ${maxBufferedBody}.`,
     );
   }
   const budget = optionalObject(retry.budget, 'retry.budget', '{ ratio: 0.2 }');
@@ -330,7 +334,10 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     typeof intercept !== 'boolean' &&
     !(Array.isArray(intercept) && intercept.every((s) => Number.isInteger(s) && s >= 500 && s <= 599))
   ) {
-    throw new TypeError('gateway-errors: intercept must be true, false, or a list of 5xx statuses such as [502, 503].');
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'intercept must be true, false, or a list of 5xx statuses such as [502, 503].',
+    );
   }
   const resolved = {
     timeouts: Object.freeze({
@@ -340,9 +347,9 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
       deadline:
         timeouts.deadline === undefined ? Number.POSITIVE_INFINITY : positiveMs(timeouts.deadline, 'timeouts.deadline'),
     }),
-    changeOrigin: optionalBoolean(options.changeOrigin, 'changeOrigin'),
-    trustForwarded: optionalBoolean(options.trustForwarded, 'trustForwarded'),
-    trustRequestId: optionalBoolean(options.trustRequestId, 'trustRequestId'),
+    changeOrigin: booleanOption(options.changeOrigin, 'changeOrigin', false),
+    trustForwarded: booleanOption(options.trustForwarded, 'trustForwarded', false),
+    trustRequestId: booleanOption(options.trustRequestId, 'trustRequestId', false),
     intercept: interceptOf(intercept),
     retries,
     maxBufferedBody,

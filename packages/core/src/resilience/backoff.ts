@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkOptions } from '../config/checks.js';
-import { positiveNumber } from '../config/values.js';
+import { checkOptions, positiveNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 
 /** When to send a retry. All durations in milliseconds. */
 export interface BackoffOptions {
@@ -35,7 +35,11 @@ export function resolveBackoff(options: BackoffOptions = {}, where = 'retry.back
   const base = positiveNumber(options.base ?? defaultBackoff.base, `${where}.base`, '100 (milliseconds)');
   const cap = positiveNumber(options.cap ?? defaultBackoff.cap, `${where}.cap`, '2000 (milliseconds)');
   if (cap < base) {
-    throw new RangeError(`gateway-errors: ${where}.cap (${cap}) is smaller than ${where}.base (${base}); raise cap.`);
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      `${where}.cap (${cap}) is smaller than ${where}.base (${base}); raise cap.`,
+      { kind: RangeError },
+    );
   }
   const maxRetryAfter = options.maxRetryAfter ?? defaultBackoff.maxRetryAfter;
   if (maxRetryAfter !== 0) positiveNumber(maxRetryAfter, `${where}.maxRetryAfter`, '5000 (milliseconds), or 0');

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { checkOptions } from '../config/checks.js';
-import { fraction, positiveNumber, statusList, wholeNumber } from '../config/values.js';
+import { checkOptions, fraction, positiveNumber, statusList, wholeNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
 import { SlidingWindow } from './sliding-window.js';
@@ -83,8 +83,10 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
   const openFor = positiveNumber(options.openFor ?? d.openFor, 'breaker.openFor', '5000 (milliseconds)');
   const maxOpenFor = positiveNumber(options.maxOpenFor ?? d.maxOpenFor, 'breaker.maxOpenFor', '60000 (milliseconds)');
   if (maxOpenFor < openFor) {
-    throw new RangeError(
-      `gateway-errors: breaker.maxOpenFor (${maxOpenFor}) is shorter than breaker.openFor (${openFor}); raise maxOpenFor.`,
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      `breaker.maxOpenFor (${maxOpenFor}) is shorter than breaker.openFor (${openFor}); raise maxOpenFor.`,
+      { kind: RangeError },
     );
   }
   return Object.freeze({

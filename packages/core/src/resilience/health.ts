@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { type ClientRequest, type Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { checkOptions } from '../config/checks.js';
-import { positiveNumber } from '../config/values.js';
+import { checkOptions, positiveNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 
 /** Active health checks: each target is really requested over HTTP, every `interval`. Durations in milliseconds. */
 export interface HealthCheckOptions {
@@ -43,15 +43,18 @@ export function resolveHealthCheck(options: HealthCheckOptions = {}): ResolvedHe
   checkOptions(options, Object.keys(defaultHealthCheck), 'gatewayProxy() healthCheck');
   const path = options.path ?? defaultHealthCheck.path;
   if (typeof path !== 'string' || !requestPath.test(path)) {
-    throw new TypeError(
-      `gateway-errors: healthCheck.path must start with a single "/" and hold no spaces or control characters, such as "/health"; got ${JSON.stringify(path)}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `healthCheck.path must start with a single "/" and hold no spaces or control characters, such as "/health"; got ${JSON.stringify(path)}.`,
     );
   }
   const interval = positiveNumber(options.interval ?? defaultHealthCheck.interval, 'healthCheck.interval', '5000');
   const timeout = positiveNumber(options.timeout ?? defaultHealthCheck.timeout, 'healthCheck.timeout', '2000');
   if (timeout > interval) {
-    throw new RangeError(
-      `gateway-errors: healthCheck.timeout (${timeout}) is longer than healthCheck.interval (${interval}); shorten timeout.`,
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      `healthCheck.timeout (${timeout}) is longer than healthCheck.interval (${interval}); shorten timeout.`,
+      { kind: RangeError },
     );
   }
   return Object.freeze({ path, interval, timeout });

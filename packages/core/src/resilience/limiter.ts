@@ -1,5 +1,4 @@
-import { checkOptions } from '../config/checks.js';
-import { positiveNumber, wholeNumber } from '../config/values.js';
+import { checkOptions, positiveNumber, wholeNumber } from '../config/checks.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 
 /** A limit on requests in flight to one upstream, with a small queue. */

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { checkOptions } from '../config/checks.js';
+import { booleanOption, checkOptions } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 
 /** Who still reaches the site during maintenance. */
@@ -107,8 +108,9 @@ function resolveUntil(value: unknown): Date | undefined {
           ? value
           : Number.NaN;
   if (!Number.isFinite(at)) {
-    throw new TypeError(
-      `gateway-errors: maintenance until must be a Date, a date string such as "2030-01-01T06:00:00Z", or epoch milliseconds; got ${JSON.stringify(value)}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `maintenance until must be a Date, a date string such as "2030-01-01T06:00:00Z", or epoch milliseconds; got ${JSON.stringify(value)}.`,
     );
   }
   return new Date(at);
@@ -117,38 +119,38 @@ function resolveUntil(value: unknown): Date | undefined {
 function resolveEnabled(value: unknown): () => boolean {
   if (typeof value === 'function') return value as () => boolean;
   if (typeof value === 'boolean') return () => value;
-  throw new TypeError(
-    `gateway-errors: maintenance enabled must be true, false, or a function that returns one; got ${typeof value}.`,
+  throw configError(
+    'GATEWAY_ERRORS_INVALID_OPTION',
+    `maintenance enabled must be true, false, or a function that returns one; got ${typeof value}.`,
   );
 }
 
 function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
   checkOptions(allow, ['paths', 'ips', 'header', 'robotsTxt'], 'maintenance() allow');
-  const robotsTxt = allow.robotsTxt ?? true;
-  if (typeof robotsTxt !== 'boolean') {
-    throw new TypeError('gateway-errors: maintenance allow.robotsTxt must be true or false.');
-  }
+  const robotsTxt = booleanOption(allow.robotsTxt, 'maintenance allow.robotsTxt', true);
   const paths = allow.paths ?? [];
   if (!Array.isArray(paths))
-    throw new TypeError('gateway-errors: maintenance allow.paths must be a list, such as ["/status"].');
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'maintenance allow.paths must be a list, such as ["/status"].');
   const prefixes: string[] = [];
   const patterns: RegExp[] = [];
   for (const path of paths) {
     if (path instanceof RegExp) patterns.push(path);
     else if (typeof path === 'string' && path.startsWith('/')) prefixes.push(path.replace(/\/+$/, '') || '/');
     else {
-      throw new TypeError(
-        `gateway-errors: maintenance allow.paths entries must be paths starting with "/" or RegExps; got ${JSON.stringify(path)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `maintenance allow.paths entries must be paths starting with "/" or RegExps; got ${JSON.stringify(path)}.`,
       );
     }
   }
   const ips = allow.ips ?? [];
   if (!Array.isArray(ips))
-    throw new TypeError('gateway-errors: maintenance allow.ips must be a list, such as ["10.0.0.5"].');
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'maintenance allow.ips must be a list, such as ["10.0.0.5"].');
   for (const ip of ips) {
     if (typeof ip !== 'string' || isIP(ip) === 0) {
-      throw new TypeError(
-        `gateway-errors: maintenance allow.ips entries must be IP addresses such as "10.0.0.5" or "::1" (no ranges); got ${JSON.stringify(ip)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `maintenance allow.ips entries must be IP addresses such as "10.0.0.5" or "::1" (no ranges); got ${JSON.stringify(ip)}.`,
       );
     }
   }
@@ -157,13 +159,15 @@ function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
     checkOptions(allow.header, ['name', 'value'], 'maintenance() allow.header');
     const { name, value } = allow.header;
     if (typeof name !== 'string' || !headerName.test(name)) {
-      throw new TypeError(
-        `gateway-errors: maintenance allow.header.name must be a header name such as "x-maintenance-bypass"; got ${JSON.stringify(name)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `maintenance allow.header.name must be a header name such as "x-maintenance-bypass"; got ${JSON.stringify(name)}.`,
       );
     }
     if (typeof value !== 'string' || value.length < 16) {
-      throw new TypeError(
-        'gateway-errors: maintenance allow.header.value must be a secret string of at least 16 characters (a random token).',
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        'maintenance allow.header.value must be a secret string of at least 16 characters (a random token).',
       );
     }
     header = Object.freeze({ name: name.toLowerCase(), digest: digest(value) });

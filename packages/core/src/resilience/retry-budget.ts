@@ -1,5 +1,5 @@
-import { checkOptions } from '../config/checks.js';
-import { fraction, positiveNumber } from '../config/values.js';
+import { checkOptions, fraction, positiveNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { type Clock, resolveClock } from './clock.js';
 import { SlidingWindow } from './sliding-window.js';
 
@@ -41,8 +41,9 @@ export function resolveRetryBudget(options: RetryBudgetOptions = {}): ResolvedRe
   checkOptions(options, Object.keys(defaultRetryBudget), 'gatewayProxy() retry.budget');
   const minPerSecond = options.minPerSecond ?? defaultRetryBudget.minPerSecond;
   if (typeof minPerSecond !== 'number' || !Number.isFinite(minPerSecond) || minPerSecond < 0) {
-    throw new TypeError(
-      `gateway-errors: retry.budget.minPerSecond must be a number >= 0, such as 10; got ${String(minPerSecond)}.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `retry.budget.minPerSecond must be a number >= 0, such as 10; got ${String(minPerSecond)}.`,
     );
   }
   return Object.freeze({

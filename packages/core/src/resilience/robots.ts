@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import { checkOptions } from '../config/checks.js';
-import { wholeNumber } from '../config/values.js';
+import { checkOptions, wholeNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
 
 /**
@@ -57,13 +57,17 @@ export function resolveRobotsOptions(options: RobotsOptions = {}): ResolvedRobot
   const d = defaultRobotsOptions;
   const fallback = options.fallback ?? d.fallback;
   if (typeof fallback !== 'string') {
-    throw new TypeError(
-      'gateway-errors: robots.fallback must be the text of a robots.txt, such as "User-agent: *\\nAllow: /\\n".',
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'robots.fallback must be the text of a robots.txt, such as "User-agent: *\\nAllow: /\\n".',
     );
   }
   const cacheControl = options.cacheControl ?? d.cacheControl;
   if (typeof cacheControl !== 'string' || !/^[\x20-\x7e]+$/.test(cacheControl)) {
-    throw new TypeError('gateway-errors: robots.cacheControl must be a Cache-Control value, such as "max-age=300".');
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'robots.cacheControl must be a Cache-Control value, such as "max-age=300".',
+    );
   }
   return Object.freeze({
     fallback,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { checkOptions } from '../config/checks.js';
-import { positiveNumber, statusList, wholeNumber } from '../config/values.js';
+import { checkOptions, positiveNumber, statusList, wholeNumber } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, resolveClock } from './clock.js';
 import {
@@ -116,8 +116,9 @@ export interface ResolvedTargetPoolOptions {
 export function resolveTargets(target: unknown): readonly URL[] {
   const list = Array.isArray(target) ? target : [target];
   if (list.length === 0) {
-    throw new TypeError(
-      'gateway-errors: target is an empty list; give at least one URL, such as "http://127.0.0.1:4000".',
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TARGET',
+      'target is an empty list; give at least one URL, such as "http://127.0.0.1:4000".',
     );
   }
   const urls = list.map((value: unknown) => {
@@ -125,22 +126,30 @@ export function resolveTargets(target: unknown): readonly URL[] {
     try {
       url = value instanceof URL ? new URL(value.href) : new URL(String(value));
     } catch {
-      throw new TypeError(
-        `gateway-errors: each target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(value)}.`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_TARGET',
+        `each target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(value)}.`,
       );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`gateway-errors: each target must use http: or https:, got ${url.protocol} in ${url.href}.`);
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_TARGET',
+        `each target must use http: or https:, got ${url.protocol} in ${url.href}.`,
+      );
     }
     return url;
   });
   const protocols = new Set(urls.map((url) => url.protocol));
   if (protocols.size > 1) {
-    throw new TypeError('gateway-errors: targets mix http: and https:; use one protocol for all targets of a proxy.');
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TARGET',
+      'targets mix http: and https:; use one protocol for all targets of a proxy.',
+    );
   }
   const seen = new Set<string>();
   for (const url of urls) {
-    if (seen.has(url.href)) throw new TypeError(`gateway-errors: target ${url.href} is listed twice; list it once.`);
+    if (seen.has(url.href))
+      throw configError('GATEWAY_ERRORS_INVALID_TARGET', `target ${url.href} is listed twice; list it once.`);
     seen.add(url.href);
   }
   return Object.freeze(urls);

@@ -3,6 +3,8 @@
  * user override leaves out.
  */
 
+import { configError } from '../config/config-error.js';
+
 /** The copy of one kind of page. */
 export interface PageCopy {
   /** The document title and the problem+json `title`. */
@@ -408,35 +410,51 @@ const copyKeys: readonly (keyof PageCopy)[] = ['title', 'heading', 'description'
  * English in silence, in front of visitors.
  */
 function checkOverrides(locale: string, overrides: unknown): void {
-  const where = `gateway-errors: messages["${locale}"]`;
+  const where = `messages["${locale}"]`;
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-    throw new TypeError(`${where} must be an object of messages, such as { retryNow: 'Try again' }.`);
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_MESSAGES',
+      `${where} must be an object of messages, such as { retryNow: 'Try again' }.`,
+    );
   }
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const known = en[key as keyof Messages];
     if (known === undefined) {
-      throw new TypeError(`${where} has no message "${key}". Known messages: ${messageKeys.join(', ')}.`);
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_MESSAGES',
+        `${where} has no message "${key}". Known messages: ${messageKeys.join(', ')}.`,
+      );
     }
     if (typeof known === 'string') {
-      if (typeof value !== 'string') throw new TypeError(`${where}.${key} must be a string.`);
+      if (typeof value !== 'string')
+        throw configError('GATEWAY_ERRORS_INVALID_MESSAGES', `${where}.${key} must be a string.`);
       continue;
     }
     if (typeof value !== 'object' || value === null) {
-      throw new TypeError(`${where}.${key} must be an object with any of ${copyKeys.join(', ')}.`);
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_MESSAGES',
+        `${where}.${key} must be an object with any of ${copyKeys.join(', ')}.`,
+      );
     }
     for (const [field, text] of Object.entries(value)) {
       if (!copyKeys.includes(field as keyof PageCopy)) {
-        throw new TypeError(`${where}.${key} has no field "${field}". Known fields: ${copyKeys.join(', ')}.`);
+        throw configError(
+          'GATEWAY_ERRORS_INVALID_MESSAGES',
+          `${where}.${key} has no field "${field}". Known fields: ${copyKeys.join(', ')}.`,
+        );
       }
       if (text !== undefined && typeof text !== 'string') {
-        throw new TypeError(`${where}.${key}.${field} must be a string.`);
+        throw configError('GATEWAY_ERRORS_INVALID_MESSAGES', `${where}.${key}.${field} must be a string.`);
       }
     }
   }
   const retryIn = (overrides as MessageOverrides).retryIn;
   if (retryIn !== undefined && !retryIn.includes('{time}')) {
-    throw new TypeError(`${where}.retryIn must contain {time}, where the page puts "in 30 seconds".`);
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_MESSAGES',
+      `${where}.retryIn must contain {time}, where the page puts "in 30 seconds".`,
+    );
   }
 }
 
@@ -446,15 +464,17 @@ function checkOverrides(locale: string, overrides: unknown): void {
  */
 export function resolveMessages(overrides: Readonly<Record<string, MessageOverrides>> = {}): Map<string, Messages> {
   if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
-    throw new TypeError(
-      "gateway-errors: messages must be an object keyed by language tag, such as { fr: { retryNow: 'Réessayer' } }.",
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_MESSAGES',
+      "messages must be an object keyed by language tag, such as { fr: { retryNow: 'Réessayer' } }.",
     );
   }
   const byLocale = new Map<string, Messages>();
   for (const locale of new Set([...Object.keys(builtInMessages), ...Object.keys(overrides)])) {
     if (!languageTag.test(locale)) {
-      throw new TypeError(
-        `gateway-errors: messages key "${locale}" is not a BCP 47 language tag. Use a tag such as "en", "fr" or "pt-BR".`,
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_MESSAGES',
+        `messages key "${locale}" is not a BCP 47 language tag. Use a tag such as "en", "fr" or "pt-BR".`,
       );
     }
     const given = overrides[locale];

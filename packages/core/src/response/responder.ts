@@ -1,5 +1,6 @@
 import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { checkOptions } from '../config/checks.js';
+import { configError } from '../config/config-error.js';
 import { classify, clientWentAway } from '../failure/classify.js';
 import { declaredFailure, failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type RetryAfterPolicy, resolveRetryAfterPolicy, retryAfterFor } from '../failure/retry-after.js';
@@ -171,7 +172,7 @@ export interface ErrorResponder {
 function checkUrl(name: string, value: unknown, schemes: RegExp, example: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !schemes.test(value)) {
-    throw new TypeError(`gateway-errors: locals.${name} must be ${example}, got ${JSON.stringify(value)}.`);
+    throw configError('GATEWAY_ERRORS_UNSAFE_LINK', `locals.${name} must be ${example}, got ${JSON.stringify(value)}.`);
   }
   return value;
 }
@@ -179,15 +180,19 @@ function checkUrl(name: string, value: unknown, schemes: RegExp, example: string
 function resolveSite(locals: unknown): { site: SiteLocals; rest: Record<string, unknown> } {
   if (locals === undefined) return { site: Object.freeze({ homeUrl: '/' }), rest: Object.freeze({}) };
   if (typeof locals !== 'object' || locals === null || Array.isArray(locals)) {
-    throw new TypeError("gateway-errors: locals must be an object, such as { siteName: 'Acme', homeUrl: '/' }.");
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      "locals must be an object, such as { siteName: 'Acme', homeUrl: '/' }.",
+    );
   }
   const { siteName, logoUrl, homeUrl, statusPageUrl, contactUrl, ...rest } = locals as Record<string, unknown>;
   if (siteName !== undefined && typeof siteName !== 'string') {
-    throw new TypeError('gateway-errors: locals.siteName must be a string.');
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'locals.siteName must be a string.');
   }
   if (logoUrl !== undefined && (typeof logoUrl !== 'string' || !/^data:image\/[a-z0-9.+-]+[;,]/i.test(logoUrl))) {
-    throw new TypeError(
-      'gateway-errors: locals.logoUrl must be a data:image/... URL: an error page must not load anything from a site ' +
+    throw configError(
+      'GATEWAY_ERRORS_UNSAFE_LINK',
+      'locals.logoUrl must be a data:image/... URL: an error page must not load anything from a site ' +
         'that is failing, so inline the logo (for example data:image/svg+xml;base64,...; keep it small).',
     );
   }
@@ -212,7 +217,10 @@ function resolveSite(locals: unknown): { site: SiteLocals; rest: Record<string, 
 
 function checkType(name: string, value: unknown, type: 'boolean' | 'function', example: string): void {
   if (value !== undefined && typeof value !== type) {
-    throw new TypeError(`gateway-errors: ${name} must be a ${type}, such as ${example}; got ${typeof value}.`);
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      `${name} must be a ${type}, such as ${example}; got ${typeof value}.`,
+    );
   }
 }
 
@@ -275,12 +283,13 @@ function warmUp(settings: RenderSettings): void {
         try {
           settings.templates.render(name, pageOf(failure, audience, settings));
         } catch (error) {
-          throw new Error(
-            `gateway-errors: the ${name} page fails to render (language ${locale}, from ${settings.templates.fileOf(name)} ` +
+          throw configError(
+            'GATEWAY_ERRORS_INVALID_TEMPLATES',
+            `the ${name} page fails to render (language ${locale}, from ${settings.templates.fileOf(name)} ` +
               `in layout ${settings.templates.fileOf('layout')}): ${(error as Error).message}\n` +
               'Templates see `page` (and the layout `content`); guard optional values such as page.site.statusPageUrl ' +
               'and page.retry.seconds. See docs/error-pages.md.',
-            { cause: error },
+            { kind: Error, cause: error },
           );
         }
       }
@@ -316,8 +325,9 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
     const near = [...messages.keys()].find(
       (key) => key.toLowerCase() === String(defaultLocale).split('-')[0]?.toLowerCase(),
     );
-    throw new TypeError(
-      `gateway-errors: defaultLocale ${JSON.stringify(defaultLocale)} has no messages.${near === undefined ? '' : ` Did you mean "${near}"?`} ` +
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_MESSAGES',
+      `defaultLocale ${JSON.stringify(defaultLocale)} has no messages.${near === undefined ? '' : ` Did you mean "${near}"?`} ` +
         `Languages: ${[...messages.keys()].join(', ')}; add one with the messages option, such as messages: { ${JSON.stringify(defaultLocale)}: { ... } }.`,
     );
   }
@@ -325,14 +335,15 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
   const ordered = new Map([[defaultLocale, messages.get(defaultLocale) as Messages], ...messages]);
   const proxyName = options.proxyName ?? 'gateway-errors';
   if (typeof proxyName !== 'string' || proxyName === '') {
-    throw new TypeError("gateway-errors: proxyName must be a non-empty string, such as 'edge-1'.");
+    throw configError('GATEWAY_ERRORS_INVALID_OPTION', "proxyName must be a non-empty string, such as 'edge-1'.");
   }
   if (
     options.problemTypeBase !== undefined &&
     (typeof options.problemTypeBase !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(options.problemTypeBase))
   ) {
-    throw new TypeError(
-      'gateway-errors: problemTypeBase must be an absolute URI, such as "https://example.com/problems/".',
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'problemTypeBase must be an absolute URI, such as "https://example.com/problems/".',
     );
   }
   const { site, rest } = resolveSite(options.locals);

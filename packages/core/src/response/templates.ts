@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
+import { configError } from '../config/config-error.js';
 
 /** The page templates: one per gateway status, and `error` for any other status. `layout` wraps each of them. */
 export type PageTemplate = '502' | '503' | '504' | 'error';
@@ -116,10 +117,11 @@ function compile(source: Source): CompiledFunction {
   try {
     template.compile();
   } catch (error) {
-    throw new Error(
-      `gateway-errors: cannot compile template ${source.path}: ${(error as Error).message.split('\n')[0]} ` +
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      `cannot compile template ${source.path}: ${(error as Error).message.split('\n')[0]} ` +
         'Fix the EJS syntax in that file (every <% needs its %>, and the code inside must be valid JavaScript).',
-      { cause: error },
+      { kind: Error, cause: error },
     );
   }
   const body =
@@ -150,8 +152,9 @@ const pageNames: readonly (PageTemplate | 'layout')[] = ['502', '503', '504', 'e
 /** Checks a user's templates directory at construction, with messages that say what to fix. */
 function readUserTemplates(dir: unknown): { dir: string; sources: Map<string, Source> } {
   if (typeof dir !== 'string' || dir === '') {
-    throw new TypeError(
-      `gateway-errors: templates must be the path of a directory, got ${JSON.stringify(dir)}. For example: templates: './views/errors'.`,
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      `templates must be the path of a directory, got ${JSON.stringify(dir)}. For example: templates: './views/errors'.`,
     );
   }
   const absolute = resolve(dir);
@@ -162,30 +165,38 @@ function readUserTemplates(dir: unknown): { dir: string; sources: Map<string, So
     // reported below
   }
   if (!isDirectory) {
-    throw new Error(
-      `gateway-errors: templates directory "${dir}" not found (resolved to ${absolute} from ${process.cwd()}). ` +
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      `templates directory "${dir}" not found (resolved to ${absolute} from ${process.cwd()}). ` +
         'Give an existing directory holding any of 502.ejs, 503.ejs, 504.ejs, error.ejs, layout.ejs or partials/*.ejs.',
+      { kind: Error },
     );
   }
   const sources = readTemplates(absolute);
   if (sources.size === 0) {
-    throw new Error(
-      `gateway-errors: templates directory ${absolute} holds no .ejs file. Add any of 502.ejs, 503.ejs, 504.ejs, ` +
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      `templates directory ${absolute} holds no .ejs file. Add any of 502.ejs, 503.ejs, 504.ejs, ` +
         'error.ejs, layout.ejs or partials/*.ejs, or remove the templates option to use the built-in pages.',
+      { kind: Error },
     );
   }
   for (const name of sources.keys()) {
     // A 500.ejs or 404.ejs would never be used: say so rather than let it be ignored.
     if (/^\d{3}$/.test(name) && !pageNames.includes(name as PageTemplate)) {
-      throw new Error(
-        `gateway-errors: ${join(absolute, `${name}.ejs`)} would never be used: pages are 502.ejs, 503.ejs, 504.ejs, ` +
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_TEMPLATES',
+        `${join(absolute, `${name}.ejs`)} would never be used: pages are 502.ejs, 503.ejs, 504.ejs, ` +
           `and error.ejs for every other status (its number is page.status). Rename it to error.ejs.`,
+        { kind: Error },
       );
     }
     if (name.startsWith(defaultsPrefix)) {
-      throw new Error(
-        `gateway-errors: ${join(absolute, name)}.ejs: the folder "${defaultsPrefix}" is reserved for the built-in ` +
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_TEMPLATES',
+        `${join(absolute, name)}.ejs: the folder "${defaultsPrefix}" is reserved for the built-in ` +
           'templates (include("default/partials/retry") names the built-in one). Rename the folder.',
+        { kind: Error },
       );
     }
   }

@@ -1,0 +1,125 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import {
+  type ConfigErrorCode,
+  createErrorResponder,
+  createMaintenance,
+  createProxy,
+  logTo,
+  ServiceUnavailableError,
+} from '@gateway-errors/core';
+import { describe, expect, it } from 'vitest';
+
+const docs = 'https://github.com/gateway-errors/gateway-errors/blob/main/docs/configuration-errors.md';
+const target = 'http://127.0.0.1:1';
+const logger = { warn() {}, info() {} };
+
+/** What `make` throws. */
+function thrown(make: () => unknown): Error & { code?: unknown } {
+  try {
+    make();
+  } catch (error) {
+    return error as Error & { code?: unknown };
+  }
+  throw new Error('nothing was thrown');
+}
+
+describe('configuration errors', () => {
+  it.each<[string, () => unknown, ConfigErrorCode, ErrorConstructor]>([
+    [
+      'a misspelt proxy option',
+      () => createProxy({ target, timeout: 5 } as never),
+      'GATEWAY_ERRORS_UNKNOWN_OPTION',
+      TypeError,
+    ],
+    [
+      'a logTo() level for no event',
+      () => logTo(new EventEmitter(), logger, { levels: { fail: 'warn' } as never }),
+      'GATEWAY_ERRORS_UNKNOWN_OPTION',
+      TypeError,
+    ],
+    [
+      'a negative timeout',
+      () => createProxy({ target, timeouts: { connect: -1 } }),
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      TypeError,
+    ],
+    [
+      'a flag that is not one',
+      () => createMaintenance({ allow: { robotsTxt: 'no' as never } }),
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      TypeError,
+    ],
+    [
+      'options that are not an object',
+      () => createErrorResponder(5 as never),
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      TypeError,
+    ],
+    [
+      'a cap below the base',
+      () => createProxy({ target, retry: { backoff: { base: 100, cap: 10 } } }),
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      RangeError,
+    ],
+    [
+      'agent and tls together',
+      () => createProxy({ target, agent: new Agent(), tls: {} }),
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      TypeError,
+    ],
+    [
+      'a target without a scheme',
+      () => createProxy({ target: '127.0.0.1:4000' }),
+      'GATEWAY_ERRORS_INVALID_TARGET',
+      TypeError,
+    ],
+    [
+      'a logo fetched from the site',
+      () => createErrorResponder({ locals: { logoUrl: 'https://example.com/logo.png' } }),
+      'GATEWAY_ERRORS_UNSAFE_LINK',
+      TypeError,
+    ],
+    [
+      'a misspelt message',
+      () => createErrorResponder({ messages: { fr: { retryNo: 'x' } as never } }),
+      'GATEWAY_ERRORS_INVALID_MESSAGES',
+      TypeError,
+    ],
+    [
+      'a missing templates directory',
+      () => createErrorResponder({ templates: '/nonexistent/errors' }),
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      Error,
+    ],
+    [
+      'an error class given a number',
+      () => new ServiceUnavailableError(30 as never),
+      'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS',
+      TypeError,
+    ],
+  ])('%s', (_what, make, code, Kind) => {
+    const error = thrown(make);
+    expect(error).toBeInstanceOf(Kind);
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(/^gateway-errors: /);
+    expect(error.message.endsWith(` See ${docs}#${code.toLowerCase()}`)).toBe(true);
+    // As Node shows its own ERR_* codes: in the stack's first line, while `name` stays the class's.
+    expect(error.stack?.split('\n')[0]).toBe(`${Kind.name} [${code}]: ${error.message.split('\n')[0]}`);
+    expect(error.name).toBe(Kind.name);
+  });
+
+  it('every code has its section in docs/configuration-errors.md, and every section a code', () => {
+    const source = readFileSync(new URL('../src/config/config-error.ts', import.meta.url), 'utf8');
+    const union = source.slice(
+      source.indexOf('export type ConfigErrorCode'),
+      source.indexOf(';', source.indexOf('export type ConfigErrorCode')),
+    );
+    const codes = [...union.matchAll(/'(GATEWAY_ERRORS_[A-Z_]+)'/g)].map((match) => match[1]);
+    const page = readFileSync(new URL('../../../docs/configuration-errors.md', import.meta.url), 'utf8');
+    const sections = [...page.matchAll(/^## (GATEWAY_ERRORS_[A-Z_]+)$/gm)].map((match) => match[1]);
+    expect(codes.length).toBeGreaterThan(5);
+    expect(sections).toEqual(codes);
+  });
+});
