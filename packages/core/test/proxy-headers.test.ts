@@ -241,13 +241,27 @@ const claimed = {
   'X-Azure-ClientIP': '6.6.6.6',
   'X-Azure-SocketIP': '6.6.6.6',
   'Client-IP': '6.6.6.6',
+  // A TLS client certificate the client claims to have presented (RFC 9440 §2.4: a TLS-terminating proxy must remove
+  // these from incoming requests; Envoy's X-Forwarded-Client-Cert; Jetty's ForwardedRequestCustomizer, which
+  // believes any sender, reads Proxy-auth-cert and Proxy-ssl-id, and X-Proxied-Https and X-Forwarded-Server too).
+  'Client-Cert': ':MIIBqDCCAU6gAwIBAgIBBzAKBggqhkjOPQQDAjA6:',
+  'Client-Cert-Chain': ':MIIB5jCCAYugAwIBAgIBFjAKBggqhkjOPQQDAjBW:',
+  'X-Forwarded-Client-Cert': 'By=spiffe://example/admin;Hash=0;Subject="CN=admin"',
+  'Proxy-auth-cert': 'TLS_AES_128_GCM_SHA256',
+  'Proxy-ssl-id': '6c1a',
+  'X-Proxied-Https': 'on',
+  'X-Forwarded-Server': 'evil.example',
+  // The URL the client claims it asked for before an earlier hop rewrote it: IIS's URL Rewrite sets them, and
+  // frameworks that read them (Symfony and Zend before CVE-2018-14773) route by them instead of the request-target.
+  'X-Original-URL': '/admin',
+  'X-Rewrite-URL': '/admin',
 };
 const claimedHead = Object.entries(claimed)
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join('');
 
 describe('client addresses (issue 13, item 6)', () => {
-  it('drops every address, scheme, host or port a client claims, and sets its own X-Forwarded-*', async () => {
+  it('drops every address, scheme, host, port, client certificate or earlier URL a client claims, and sets its own X-Forwarded-*', async () => {
     const seen = await seenByEager({}, `GET /h HTTP/1.1\r\nHost: shop.example\r\n${claimedHead}\r\n`);
     for (const name of Object.keys(claimed)) {
       if (/^x-forwarded-(for|proto|host)$/i.test(name)) continue;
