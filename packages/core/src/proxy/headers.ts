@@ -59,10 +59,15 @@ export interface ForwardingOptions {
 }
 
 /**
- * What a client may claim about itself or earlier hops: its address, the scheme, host, port or path prefix it used.
- * Dropped (and X-Forwarded-For/-Proto/-Host set by us) unless `trustForwarded`. Besides RFC 7239's Forwarded and the
- * X-Forwarded-* family, the addresses CDNs and load balancers set, which IP libraries read, some before
- * X-Forwarded-For (request-ip reads X-Client-IP first): a client that sends one of them must not pose as another.
+ * What a client may claim about itself or earlier hops: its address, the scheme, host, port or path prefix it used,
+ * the TLS client certificate it presented, the URL it asked for before a hop rewrote it. Dropped (and
+ * X-Forwarded-For/-Proto/-Host set by us) unless `trustForwarded`. Besides RFC 7239's Forwarded and the X-Forwarded-*
+ * family, the addresses CDNs and load balancers set, which IP libraries read, some before X-Forwarded-For
+ * (request-ip reads X-Client-IP first): a client that sends one of them must not pose as another. A certificate is
+ * an identity: RFC 9440 §2.4 has a TLS-terminating proxy remove Client-Cert and Client-Cert-Chain from requests, Envoy
+ * drops X-Forwarded-Client-Cert, and Jetty's ForwardedRequestCustomizer believes whoever sends its Proxy-auth-cert,
+ * Proxy-ssl-id, X-Proxied-Https or X-Forwarded-Server. X-Original-URL and X-Rewrite-URL (IIS's URL Rewrite) make the
+ * frameworks that read them route by them instead of the path forwarded (Symfony and Zend until CVE-2018-14773).
  */
 const claims = new Set([
   'forwarded',
@@ -89,6 +94,15 @@ const claims = new Set([
   'x-envoy-external-address',
   'x-azure-clientip',
   'x-azure-socketip',
+  'client-cert',
+  'client-cert-chain',
+  'x-forwarded-client-cert',
+  'proxy-auth-cert',
+  'proxy-ssl-id',
+  'x-proxied-https',
+  'x-forwarded-server',
+  'x-original-url',
+  'x-rewrite-url',
 ]);
 
 /**
