@@ -103,6 +103,30 @@ describe('a successful upgrade', () => {
     await until(() => ended, 5000, 'the client connection to close');
   });
 
+  it('lets the client side go after idle once the upstream closed the tunnel, though the client never closes it', async () => {
+    const echo = await webSocketEchoUpstream();
+    upstream = echo;
+    gateway = await startGateway({ target: echo.url, timeouts: { idle: 200 } });
+    // A client that keeps its side open (half-open) and says nothing: without a timer it would hold the gateway's
+    // socket forever, one per tunnel the upstream ended, until the process runs out of descriptors.
+    const socket = connect({ port: gateway.port, host: '127.0.0.1', allowHalfOpen: true });
+    let received = '';
+    let finned = false;
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('end', () => {
+      finned = true;
+    });
+    socket.on('error', () => {});
+    socket.write(handshake());
+    await until(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+    await echo.close();
+    await until(() => finned, 5000, "the gateway's FIN");
+    await until(() => gateway?.openConnections() === 0, 5000, 'the gateway to let the half-open connection go');
+    socket.destroy();
+  });
+
   it('lets the upstream go when the client leaves during a relayed answer', async () => {
     let upstreamClosed = false;
     upstream = await httpUpstream((req, res) => {
