@@ -371,7 +371,7 @@ export function runAttempt(
     res.on('close', onClientClose);
     settings.engine.web(
       req,
-      { target, body, changeOrigin: settings.changeOrigin, upgrade },
+      { target, body, changeOrigin: settings.changeOrigin, upgrade, idle: timeouts.idle },
       {
         request(request) {
           if (done) {

@@ -35,6 +35,8 @@ export interface EngineCall {
   readonly changeOrigin: boolean;
   /** A WebSocket handshake: the client's side, tunnelled to the upstream's if it answers 101. */
   readonly upgrade?: HandshakeSockets | undefined;
+  /** `timeouts.idle`: once one side of a tunnel has ended, the longest silence of the other before both close. */
+  readonly idle: number;
 }
 
 /**
@@ -143,7 +145,7 @@ export function createEngine(agent: HttpAgent): Engine {
       const upgrade = call.upgrade;
       if (upgrade !== undefined) {
         proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
-          if (hooks.upgrade?.(proxyRes) === true) tunnel(upgrade, proxyRes, upstream, upstreamHead);
+          if (hooks.upgrade?.(proxyRes) === true) tunnel(upgrade, proxyRes, upstream, upstreamHead, call.idle);
           else upstream.destroy();
         });
         proxyReq.end();
@@ -185,9 +187,17 @@ function lasting(socket: Duplex): void {
 
 /**
  * The upstream accepted the upgrade: its 101 (with its headers as it wrote them) goes to the client, then bytes flow
- * both ways, the client's early bytes first, until either side ends. A failure of either side closes both.
+ * both ways, the client's early bytes first, until either side ends. A failure of either side closes both. An open
+ * tunnel has no timer (a WebSocket may be quiet for hours); once one side has ended, the client has `idle` of silence
+ * to take what is left and close its side, then both are closed.
  */
-function tunnel(client: HandshakeSockets, proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer): void {
+function tunnel(
+  client: HandshakeSockets,
+  proxyRes: IncomingMessage,
+  upstream: Duplex,
+  upstreamHead: Buffer,
+  idle: number,
+): void {
   const { socket } = client;
   const close = () => {
     socket.destroy();
@@ -195,9 +205,21 @@ function tunnel(client: HandshakeSockets, proxyRes: IncomingMessage, upstream: D
   };
   upstream.on('error', close);
   socket.on('error', close);
+  // A client that keeps its side of a finished tunnel open (half-open), or stops reading what is left, would hold
+  // this socket forever: one per tunnel the upstream ended, until the process runs out of descriptors.
+  let finishing = false;
+  const finish = () => {
+    if (finishing || !(socket instanceof Socket)) return;
+    finishing = true;
+    socket.setTimeout(idle, close);
+  };
+  socket.on('end', finish);
   // pipe() passes a clean end on; a side that closes without one (destroyed, or reset without an error event) must
   // not leave the other open.
-  upstream.on('close', () => socket.end());
+  upstream.on('close', () => {
+    socket.end();
+    finish();
+  });
   socket.on('close', () => upstream.destroy());
   if (!socket.writable) {
     close();
