@@ -126,14 +126,7 @@ export {
 } from './response/messages.js';
 export { localeNegotiator, negotiateFormat, type ResponseFormat } from './response/negotiate.js';
 export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './response/render.js';
-export {
-  createErrorResponder,
-  defaultErrorResponder,
-  type ErrorResponder,
-  type ErrorResponseOptions,
-  type NonceSource,
-  type RenderHook,
-  type RenderRequest,
-} from './response/responder.js';
+export { createErrorResponder, defaultErrorResponder, type ErrorResponder } from './response/responder.js';
+export type { ErrorResponseOptions, NonceSource, RenderHook, RenderRequest } from './response/response-options.js';
 export { defaultTemplatesDir, escapeHtml } from './response/templates.js';
 export { abortResponse, mergeVary, writeError } from './response/write-error.js';

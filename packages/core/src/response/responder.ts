@@ -1,12 +1,10 @@
 import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-import { checkOptions } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { classify, clientWentAway } from '../failure/classify.js';
 import { declaredFailure, failureOf, type GatewayFailure } from '../failure/failure.js';
-import { type RetryAfterPolicy, resolveRetryAfterPolicy, retryAfterFor } from '../failure/retry-after.js';
+import { retryAfterFor } from '../failure/retry-after.js';
 import { requestIdOf } from '../node-http/request-id.js';
-import { type MessageOverrides, type Messages, resolveMessages } from './messages.js';
-import { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
+import { localeNegotiator, negotiateFormat } from './negotiate.js';
 import {
   type Audience,
   contentTypeOf,
@@ -16,139 +14,10 @@ import {
   type RenderedError,
   type RenderSettings,
   renderFailure,
-  type SiteLocals,
   templateFor,
 } from './render.js';
-import { loadTemplates } from './templates.js';
+import { type ErrorResponseOptions, type RenderHook, resolveResponseOptions } from './response-options.js';
 import { takesError, writeError } from './write-error.js';
-
-/** What a render hook is told about the request it answers. */
-export interface RenderRequest {
-  /** The incoming request. */
-  req: IncomingMessage;
-  /** The negotiated format. */
-  format: ResponseFormat;
-  /** The negotiated language. */
-  locale: string;
-  /** The request id shown as the support reference. */
-  requestId: string;
-  /** The Retry-After seconds our policy chose, if any. */
-  retryAfter: number | undefined;
-  /** The CSP nonce for this response (see the `nonce` option), for an inline script or style of your own. */
-  nonce: string | undefined;
-  /** Our default rendering, to adjust rather than replace. */
-  defaultRender(): RenderedError;
-}
-
-/**
- * A render hook: return `{ status, headers, body }` to take full control, or `undefined` for the default page.
- * Your headers are laid over ours (`Cache-Control: no-store`, Vary, X-Robots-Tag, X-Request-Id, Retry-After and
- * Proxy-Status stay unless you replace them); Content-Type defaults to the negotiated format's, Content-Length is
- * always computed. A status that is not 4xx or 5xx is replaced by the failure's: never a 200 error page, never a
- * redirect. A hook that throws, returns something else, or returns a header Node cannot send (a CR or LF in a value,
- * a name that is not a token) gets the default page, and a process warning once.
- */
-export type RenderHook = (
-  failure: GatewayFailure,
-  request: RenderRequest,
-) => { status: number; headers?: Record<string, string | number>; body: string } | undefined;
-
-/**
- * Picks the CSP nonce of a response; see {@link ErrorResponseOptions.nonce}. `res` is absent when the caller
- * renders without a response (`responder.render(failure, req)`).
- */
-export type NonceSource = (req: IncomingMessage, res: ServerResponse | undefined) => string | undefined;
-
-/** Options of the error response (`gatewayErrors()` in every adapter). Every field is optional. */
-export interface ErrorResponseOptions {
-  /**
-   * A directory of EJS templates that override the defaults file by file: `502.ejs`, `503.ejs`, `504.ejs`,
-   * `error.ejs`, `layout.ejs`, and partials such as `partials/retry.ejs`. Relative to the working directory.
-   * @default undefined (the built-in pages)
-   */
-  templates?: string;
-  /**
-   * Values for the pages: `siteName`, `logoUrl` (a `data:` URL), `homeUrl`, `statusPageUrl`, `contactUrl`; any other
-   * key reaches templates as `page.locals.<key>`.
-   * @default { homeUrl: '/' }
-   */
-  locals?: Partial<SiteLocals> & Record<string, unknown>;
-  /**
-   * Messages per language (BCP 47 tag): override any built-in message, or add a language.
-   * @default {} (English, Spanish, French, German, Portuguese, Japanese and Chinese built in)
-   */
-  messages?: Record<string, MessageOverrides>;
-  /**
-   * The language used when the client's Accept-Language matches none of ours.
-   * @default 'en'
-   */
-  defaultLocale?: string;
-  /**
-   * Development mode: a diagnostics panel (error type, phase, timings, upstream, cause chain) and Proxy-Status
-   * `details`. Never turn it on in production: it reveals internal hosts and messages.
-   * @default process.env.NODE_ENV === 'development'
-   */
-  development?: boolean;
-  /**
-   * This gateway's name in Proxy-Status.
-   * @default 'gateway-errors'
-   */
-  proxyName?: string;
-  /**
-   * The Retry-After policy: `{ min, max, hint }` in seconds.
-   * @default { min: 1, max: 86400, hint: 5 }
-   */
-  retryAfter?: RetryAfterPolicy;
-  /**
-   * A base URI for problem+json `type`: the error type is appended (`https://example.com/problems/` gives
-   * `https://example.com/problems/connection_refused`).
-   * @default undefined (`about:blank`)
-   */
-  problemTypeBase?: string;
-  /**
-   * Reuse an incoming X-Request-Id (when it is short and plain) as the support reference.
-   * @default true
-   */
-  trustRequestId?: boolean;
-  /**
-   * Take full control of rendering; see {@link RenderHook}. For different pages per route, mount several
-   * responders, each with its own hook or templates.
-   * @default undefined
-   */
-  render?: RenderHook;
-  /**
-   * The Content-Security-Policy nonce the page puts on its inline `<style>` and countdown `<script>`, per request,
-   * so that they run under a strict CSP (`script-src 'nonce-...'`). Without a nonce a strict CSP blocks the
-   * countdown; the page and its retry link still work. A function that throws, or gives something other than
-   * base64, means no nonce (and a process warning once).
-   * @default the first `'nonce-...'` source in the response's Content-Security-Policy (or -Report-Only) header, as
-   * helmet and its kin set it before the error happens
-   * @example
-   * gatewayErrors({ nonce: (req, res) => res.locals.cspNonce }) // Express, where your middleware keeps the nonce
-   */
-  nonce?: NonceSource;
-  /**
-   * Also answer errors that are not gateway failures, with the generic page: status 500, or the error's own 5xx
-   * `status`. Errors with a 4xx status still pass on.
-   * @default false
-   */
-  allErrors?: boolean;
-}
-
-const optionNames: readonly (keyof ErrorResponseOptions)[] = [
-  'templates',
-  'locals',
-  'messages',
-  'defaultLocale',
-  'development',
-  'proxyName',
-  'retryAfter',
-  'problemTypeBase',
-  'trustRequestId',
-  'render',
-  'nonce',
-  'allErrors',
-];
 
 /** Answers gateway failures on a Node response. Built once per `gatewayErrors()`. */
 export interface ErrorResponder {
@@ -167,61 +36,6 @@ export interface ErrorResponder {
   render(failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError;
   /** The options, resolved and frozen. */
   readonly settings: RenderSettings;
-}
-
-function checkUrl(name: string, value: unknown, schemes: RegExp, example: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !schemes.test(value)) {
-    throw configError('GATEWAY_ERRORS_UNSAFE_LINK', `locals.${name} must be ${example}, got ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
-function resolveSite(locals: unknown): { site: SiteLocals; rest: Record<string, unknown> } {
-  if (locals === undefined) return { site: Object.freeze({ homeUrl: '/' }), rest: Object.freeze({}) };
-  if (typeof locals !== 'object' || locals === null || Array.isArray(locals)) {
-    throw configError(
-      'GATEWAY_ERRORS_INVALID_OPTION',
-      "locals must be an object, such as { siteName: 'Acme', homeUrl: '/' }.",
-    );
-  }
-  const { siteName, logoUrl, homeUrl, statusPageUrl, contactUrl, ...rest } = locals as Record<string, unknown>;
-  if (siteName !== undefined && typeof siteName !== 'string') {
-    throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'locals.siteName must be a string.');
-  }
-  if (logoUrl !== undefined && (typeof logoUrl !== 'string' || !/^data:image\/[a-z0-9.+-]+[;,]/i.test(logoUrl))) {
-    throw configError(
-      'GATEWAY_ERRORS_UNSAFE_LINK',
-      'locals.logoUrl must be a data:image/... URL: an error page must not load anything from a site ' +
-        'that is failing, so inline the logo (for example data:image/svg+xml;base64,...; keep it small).',
-    );
-  }
-  // A path or an http(s) URL; never javascript: or data:, which would run in the page.
-  const link = /^(?:https?:\/\/|\/|\.{1,2}\/|[^:]*$)/i;
-  return {
-    site: Object.freeze({
-      siteName,
-      logoUrl,
-      homeUrl: checkUrl('homeUrl', homeUrl, link, 'a path or an http(s) URL') ?? '/',
-      statusPageUrl: checkUrl('statusPageUrl', statusPageUrl, link, 'a path or an http(s) URL'),
-      contactUrl: checkUrl(
-        'contactUrl',
-        contactUrl,
-        /^(?:https?:\/\/|mailto:|tel:|\/)/i,
-        'a mailto:, tel: or http(s) URL, or a path',
-      ),
-    }),
-    rest: Object.freeze(rest),
-  };
-}
-
-function checkType(name: string, value: unknown, type: 'boolean' | 'function', example: string): void {
-  if (value !== undefined && typeof value !== type) {
-    throw configError(
-      'GATEWAY_ERRORS_INVALID_OPTION',
-      `${name} must be a ${type}, such as ${example}; got ${typeof value}.`,
-    );
-  }
 }
 
 /** A CSP nonce as RFC 9110-safe base64 (CSP3 nonce-source: base64 or base64url): anything else is not echoed. */
@@ -312,56 +126,11 @@ function warmUp(settings: RenderSettings): void {
  * server.on('request', (req, res) => fetchSomething().catch((err) => errors.handle(err, req, res) || crash(err)));
  */
 export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorResponder {
-  checkOptions(options, optionNames, 'gatewayErrors()');
-  checkType('development', options.development, 'boolean', 'development: true');
-  checkType('trustRequestId', options.trustRequestId, 'boolean', 'trustRequestId: false');
-  checkType('allErrors', options.allErrors, 'boolean', 'allErrors: true');
-  checkType('render', options.render, 'function', '(failure, request) => ({ status, headers, body })');
-  checkType('nonce', options.nonce, 'function', '(req, res) => res.locals.cspNonce');
-  const development = options.development ?? process.env.NODE_ENV === 'development';
-  const messages = resolveMessages(options.messages);
-  const defaultLocale = options.defaultLocale ?? 'en';
-  if (!messages.has(defaultLocale)) {
-    const near = [...messages.keys()].find(
-      (key) => key.toLowerCase() === String(defaultLocale).split('-')[0]?.toLowerCase(),
-    );
-    throw configError(
-      'GATEWAY_ERRORS_INVALID_MESSAGES',
-      `defaultLocale ${JSON.stringify(defaultLocale)} has no messages.${near === undefined ? '' : ` Did you mean "${near}"?`} ` +
-        `Languages: ${[...messages.keys()].join(', ')}; add one with the messages option, such as messages: { ${JSON.stringify(defaultLocale)}: { ... } }.`,
-    );
-  }
-  // The default language first, so that it is the fallback of every lookup.
-  const ordered = new Map([[defaultLocale, messages.get(defaultLocale) as Messages], ...messages]);
-  const proxyName = options.proxyName ?? 'gateway-errors';
-  if (typeof proxyName !== 'string' || proxyName === '') {
-    throw configError('GATEWAY_ERRORS_INVALID_OPTION', "proxyName must be a non-empty string, such as 'edge-1'.");
-  }
-  if (
-    options.problemTypeBase !== undefined &&
-    (typeof options.problemTypeBase !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(options.problemTypeBase))
-  ) {
-    throw configError(
-      'GATEWAY_ERRORS_INVALID_OPTION',
-      'problemTypeBase must be an absolute URI, such as "https://example.com/problems/".',
-    );
-  }
-  const { site, rest } = resolveSite(options.locals);
-  const settings: RenderSettings = Object.freeze({
-    templates: loadTemplates(options.templates),
-    development,
-    proxyName,
-    retryAfter: resolveRetryAfterPolicy(options.retryAfter),
-    site,
-    locals: rest,
-    messages: ordered,
-    problemTypeBase: options.problemTypeBase,
-  });
-  const trustRequestId = options.trustRequestId ?? true;
-  const negotiateLocale = localeNegotiator([...ordered.keys()], defaultLocale);
-  const hook = options.render;
-  const nonceOf = options.nonce ?? nonceFromPolicy;
-  const allErrors = options.allErrors ?? false;
+  const resolved = resolveResponseOptions(options);
+  const settings = resolved.settings;
+  const { trustRequestId, allErrors, render: hook } = resolved;
+  const negotiateLocale = localeNegotiator([...settings.messages.keys()], resolved.defaultLocale);
+  const nonceOf = resolved.nonce ?? nonceFromPolicy;
   const warn = warner();
   warmUp(settings);
 
