@@ -1,6 +1,7 @@
 // Render cost per page, in process over the built core: the time to render one complete response (status,
 // headers, body) for a browser, an API client and curl.
-import { createErrorResponder, failureOf } from '@gateway-errors/core';
+import { createErrorResponder } from '@gateway-errors/core';
+import { failureOf } from '@gateway-errors/core/unstable-internals';
 
 const clients = {
   'html (browser)': {

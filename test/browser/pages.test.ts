@@ -11,13 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import {
-  createErrorResponder,
-  declaredFailure,
-  type ErrorResponder,
-  failureOf,
-  type GatewayFailure,
-} from '@gateway-errors/core';
+import { createErrorResponder, type ErrorResponder, type GatewayFailure } from '@gateway-errors/core';
+import { declaredFailure, failureOf } from '@gateway-errors/core/unstable-internals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch, runs } from './chromium.js';

@@ -50,6 +50,7 @@ describe('packed tarballs', () => {
     const files = run('find', ['node_modules/@gateway-errors', '-type', 'f'], fixture).split('\n');
     expect(files).toContain('node_modules/@gateway-errors/core/templates/layout.ejs');
     expect(files).toContain('node_modules/@gateway-errors/core/dist/index.d.ts');
+    expect(files).toContain('node_modules/@gateway-errors/core/dist/unstable-internals.d.ts');
     for (const name of ['core', 'express', 'koa', 'testing']) {
       expect(files).toContain(`node_modules/@gateway-errors/${name}/LICENSE`);
     }
@@ -62,8 +63,13 @@ describe('packed tarballs', () => {
       import express from 'express';
       import { gatewayErrors, gatewayProxy } from '@gateway-errors/express';
       import * as koa from '@gateway-errors/koa';
+      import { failureOf } from '@gateway-errors/core/unstable-internals';
       import { refusingUpstream } from '@gateway-errors/testing';
       if (typeof koa.gatewayProxy !== 'function') throw new Error('koa adapter');
+      if (failureOf('connection_refused').status !== 502) throw new Error('core/unstable-internals');
+      // The middleware is named for stack traces and router debug output, in the built code too.
+      const names = [gatewayErrors(), gatewayProxy({ target: 'http://127.0.0.1:1' }), koa.maintenance()].map((m) => m.name);
+      if (names.join() !== 'gatewayErrors,gatewayProxy,maintenance') throw new Error('names: ' + names);
       const upstream = await refusingUpstream();
       const app = express();
       app.use(gatewayProxy({ target: upstream.url, retry: false }));
@@ -81,8 +87,10 @@ describe('packed tarballs', () => {
   });
 
   it('load with require() on Node 20.19+ (require of ESM)', () => {
-    const script = `const core = require('@gateway-errors/core'); console.log(typeof core.classify, typeof core.createProxy);`;
-    expect(run('node', ['-e', script], fixture).trim()).toBe('function function');
+    const script = `const core = require('@gateway-errors/core');
+      const internals = require('@gateway-errors/core/unstable-internals');
+      console.log(typeof core.classify, typeof core.createProxy, typeof internals.createBreaker);`;
+    expect(run('node', ['-e', script], fixture).trim()).toBe('function function function');
   });
 
   it('type-check in a consumer project', () => {
@@ -91,12 +99,14 @@ describe('packed tarballs', () => {
       `import { gatewayErrors, gatewayProxy, ServiceUnavailableError, type GatewayFailure } from '@gateway-errors/express';
        import { gatewayErrors as koaErrors } from '@gateway-errors/koa';
        import { hangingUpstream, type Upstream } from '@gateway-errors/testing';
+       import { createBreaker, type CircuitBreaker } from '@gateway-errors/core/unstable-internals';
+       const breaker: CircuitBreaker = createBreaker({ consecutiveFailures: 3 });
        const handler = gatewayErrors({ locals: { siteName: 'Acme' } });
        const proxy = gatewayProxy({ target: 'http://127.0.0.1:4000', timeouts: { connect: 2000 } });
        const error = new ServiceUnavailableError({ retryAfter: 120 });
        const failure: GatewayFailure = error.failure;
        const upstream: Promise<Upstream> = hangingUpstream();
-       export { handler, proxy, failure, upstream, koaErrors };\n`,
+       export { handler, proxy, failure, upstream, koaErrors, breaker };\n`,
     );
     writeFileSync(
       join(fixture, 'tsconfig.json'),

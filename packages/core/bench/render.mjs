@@ -1,6 +1,7 @@
 // Render cost per error response, over the built package: `pnpm build && node packages/core/bench/render.mjs`.
 // Prints the median of several runs, in microseconds per response, for each format; no server, no socket.
-import { createErrorResponder, failureOf } from '../dist/index.js';
+import { createErrorResponder } from '../dist/index.js';
+import { failureOf } from '../dist/unstable-internals.js';
 
 const responder = createErrorResponder({ locals: { siteName: 'Acme', statusPageUrl: 'https://status.example.com' } });
 const development = createErrorResponder({ development: true });

@@ -1,132 +1,118 @@
-export { type ConfigError, type ConfigErrorCode, configError } from './config/config-error.js';
-export { classify, clientWentAway } from './failure/classify.js';
+/**
+ * @gateway-errors/core: the framework-free core of gateway-errors. This entry is what a user or an adapter author
+ * needs; building blocks with no compatibility promise are in `@gateway-errors/core/unstable-internals`.
+ *
+ * The house, one folder per concern, each opening with what it holds (docs/architecture.md says more):
+ *
+ *   config/       option checks, and configuration errors with stable GATEWAY_ERRORS_* codes
+ *   failure/      what went wrong: the taxonomy table, classify(), the error classes, Retry-After, Proxy-Status
+ *   response/     how a failure is answered: negotiation, messages, templates, render, the responder
+ *   resilience/   what protects an upstream: backoff, retry budget, breaker, targets, health, balancer, limiter,
+ *                 robots.txt, maintenance
+ *   proxy/        forwarding: createProxy(), attempts, the node:http engine, headers, bodies, options, events, logTo()
+ *   node-http/    the layer over Node's request and response: request id, original URL, refusals, WebSocket
+ *                 handshakes, and what the adapters build their middleware from
+ *
+ * @packageDocumentation
+ */
+
+// Configuration errors: their codes, and their maker for an adapter's own options.
+export { type ConfigError, type ConfigErrorCode, configError } from './config/index.js';
+// What went wrong: classification, the failure, the error classes users throw and catch.
 export {
   BadGatewayError,
-  errorOf,
+  classify,
+  clientWentAway,
+  type FailurePhase,
+  type FailureType,
   GatewayError,
   type GatewayErrorCode,
   type GatewayErrorOptions,
+  type GatewayFailure,
   GatewayTimeoutError,
   isGatewayError,
-  ServiceUnavailableError,
-} from './failure/errors.js';
-export {
-  declaredFailure,
-  type FailureDetails,
-  failureOf,
-  type GatewayFailure,
-  isRetrySafe,
-  type Timings,
-} from './failure/failure.js';
-export { appendProxyStatus, formatProxyStatus, type ProxyStatusEntry } from './failure/proxy-status.js';
-export {
-  clampRetryAfter,
-  defaultRetryAfterPolicy,
-  parseHttpDate,
-  parseRetryAfter,
   type ResolvedRetryAfterPolicy,
   type RetryAfterPolicy,
-  resolveRetryAfterPolicy,
-} from './failure/retry-after.js';
+  ServiceUnavailableError,
+  type Timings,
+} from './failure/index.js';
+// The adapters' layer over Node: what an adapter builds its middleware from.
 export {
-  type FailurePhase,
-  type FailureRule,
-  type FailureType,
-  failureRules,
-  isFailureType,
-} from './failure/taxonomy.js';
-export type { RejectReason } from './node-http/reject.js';
-export { requestIdOf } from './node-http/request-id.js';
-export type { UpgradeListener } from './node-http/upgrade.js';
-export { ProxyTimeoutError } from './proxy/attempt.js';
+  answerFailure,
+  keepOriginalUrl,
+  type MaintenanceMiddlewareParts,
+  markResponder,
+  named,
+  type ProxyMiddlewareParts,
+  responderOf,
+  type UpgradeListener,
+  withGate,
+  withProxy,
+} from './node-http/index.js';
+// Forwarding: the proxy, its options and events, and logging them.
 export {
+  type ClientStall,
+  ConsumedBodyError,
+  createProxy,
+  type FailureRenderer,
+  type GatewayProxy,
   type LogLevel,
   type LogLevels,
   type LogMethod,
   type LogToOptions,
   logTo,
+  type ProxyAbortEvent,
+  type ProxyBreakerEvent,
+  type ProxyEvent,
+  type ProxyEvents,
+  type ProxyFailureEvent,
+  type ProxyHealthEvent,
+  type ProxyOptions,
+  type ProxyRejectEvent,
+  type ProxyResponseEvent,
+  type ProxyRetryEvent,
+  ProxyTimeoutError,
+  type RejectReason,
+  type RetryOptions,
   type StructuredLogger,
-} from './proxy/logger.js';
-export { createProxy, type FailureRenderer, type GatewayProxy } from './proxy/proxy.js';
-export type {
-  ClientStall,
-  ProxyAbortEvent,
-  ProxyBreakerEvent,
-  ProxyEvent,
-  ProxyEvents,
-  ProxyFailureEvent,
-  ProxyHealthEvent,
-  ProxyRejectEvent,
-  ProxyResponseEvent,
-  ProxyRetryEvent,
-  TimeoutName,
-} from './proxy/proxy-events.js';
-export type { ProxyOptions, RetryOptions, TimeoutOptions, UpstreamTlsOptions } from './proxy/proxy-options.js';
-export { ConsumedBodyError } from './proxy/request-body.js';
-export { type BackoffOptions, backoffDelay, type RetryTiming, retryDelay, sleep } from './resilience/backoff.js';
+  type TimeoutName,
+  type TimeoutOptions,
+  type UpstreamTlsOptions,
+} from './proxy/index.js';
+// The proxy's resilience options, and the maintenance gate.
 export {
-  type Balancer,
-  type BalancerOptions,
-  type Choice,
-  createBalancer,
-  type TargetBreakerChange,
-} from './resilience/balancer.js';
-export {
-  type BreakerEvents,
+  type BackoffOptions,
   type BreakerOptions,
-  type BreakerPermit,
   type BreakerReason,
   type BreakerState,
-  type BreakerStateChange,
-  type CircuitBreaker,
-  createBreaker,
-} from './resilience/breaker.js';
-export type { Clock } from './resilience/clock.js';
-export {
-  createHealthChecker,
-  type HealthChecker,
-  type HealthCheckOptions,
-  type HealthCheckResult,
-} from './resilience/health.js';
-export {
-  type Admission,
-  type ConcurrencyLimiter,
   type ConcurrencyOptions,
-  createLimiter,
-} from './resilience/limiter.js';
-export {
   createMaintenance,
+  type HealthCheckOptions,
   type MaintenanceAllowList,
   type MaintenanceGate,
   type MaintenanceOptions,
-} from './resilience/maintenance.js';
-export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './resilience/retry-budget.js';
-export {
-  createRobotsKeeper,
-  type RobotsCopy,
-  type RobotsKeeper,
-  type RobotsOptions,
-  type RobotsSource,
-} from './resilience/robots.js';
-export {
-  createTargetPool,
   type PassiveHealthOptions,
-  type Target,
-  type TargetHealthChange,
-  type TargetPool,
-  type TargetPoolOptions,
-} from './resilience/targets.js';
-export { type AttemptOutcome, type Verdict, verdictOf } from './resilience/verdict.js';
+  type RetryBudgetOptions,
+  type RobotsOptions,
+} from './resilience/index.js';
+// Answering: the error responder, its options, and what templates and render hooks see.
 export {
   builtInMessages,
+  createErrorResponder,
+  type ErrorResponder,
+  type ErrorResponseOptions,
   englishMessages,
   type MessageOverrides,
   type Messages,
+  type NonceSource,
+  type PageContext,
   type PageCopy,
-} from './response/messages.js';
-export { localeNegotiator, negotiateFormat, type ResponseFormat } from './response/negotiate.js';
-export { type PageContext, type RenderedError, relativeTime, type SiteLocals } from './response/render.js';
-export { createErrorResponder, defaultErrorResponder, type ErrorResponder } from './response/responder.js';
-export type { ErrorResponseOptions, NonceSource, RenderHook, RenderRequest } from './response/response-options.js';
-export { defaultTemplatesDir, escapeHtml } from './response/templates.js';
-export { abortResponse, mergeVary, writeError } from './response/write-error.js';
+  type PageTemplate,
+  type RenderedError,
+  type RenderHook,
+  type RenderRequest,
+  type RenderSettings,
+  type ResponseFormat,
+  type SiteLocals,
+  type TemplateSet,
+} from './response/index.js';

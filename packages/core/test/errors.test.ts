@@ -9,14 +9,12 @@ import * as core from '@gateway-errors/core';
 import {
   BadGatewayError,
   classify,
-  declaredFailure,
-  errorOf,
-  failureOf,
   GatewayError,
   GatewayTimeoutError,
   isGatewayError,
   ServiceUnavailableError,
 } from '@gateway-errors/core';
+import { declaredFailure, errorOf, failureOf } from '@gateway-errors/core/unstable-internals';
 // biome-ignore lint/style/noRestrictedImports: a test that real Express answers our errors; the core itself never imports it.
 import express from 'express';
 // biome-ignore lint/style/noRestrictedImports: a test that real Koa answers our errors; the core itself never imports it.

@@ -1,11 +1,5 @@
-import {
-  builtInMessages,
-  createErrorResponder,
-  englishMessages,
-  failureOf,
-  type Messages,
-  relativeTime,
-} from '@gateway-errors/core';
+import { builtInMessages, createErrorResponder, englishMessages, type Messages } from '@gateway-errors/core';
+import { failureOf, relativeTime } from '@gateway-errors/core/unstable-internals';
 import { describe, expect, it } from 'vitest';
 
 const languages = Object.keys(builtInMessages);

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createErrorResponder, failureOf, localeNegotiator, negotiateFormat } from '@gateway-errors/core';
+import { createErrorResponder } from '@gateway-errors/core';
+import { failureOf, localeNegotiator, negotiateFormat } from '@gateway-errors/core/unstable-internals';
 import axios from 'axios';
 import got from 'got';
 import nodeFetch from 'node-fetch';

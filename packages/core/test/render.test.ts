@@ -1,11 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  createErrorResponder,
-  declaredFailure,
-  type ErrorResponseOptions,
-  failureOf,
-  type GatewayFailure,
-} from '@gateway-errors/core';
+import { createErrorResponder, type ErrorResponseOptions, type GatewayFailure } from '@gateway-errors/core';
+import { declaredFailure, failureOf } from '@gateway-errors/core/unstable-internals';
 import { describe, expect, it } from 'vitest';
 
 const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';

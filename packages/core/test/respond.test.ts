@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type RequestListener, request, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { createErrorResponder, failureOf, mergeVary, writeError } from '@gateway-errors/core';
+import { createErrorResponder } from '@gateway-errors/core';
+import { failureOf, mergeVary, writeError } from '@gateway-errors/core/unstable-internals';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';

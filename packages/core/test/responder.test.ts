@@ -2,12 +2,11 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createErrorResponder,
-  declaredFailure,
   type ErrorResponder,
-  failureOf,
   type RenderRequest,
   ServiceUnavailableError,
 } from '@gateway-errors/core';
+import { declaredFailure, failureOf } from '@gateway-errors/core/unstable-internals';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -1,13 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  createErrorResponder,
-  declaredFailure,
-  type ErrorResponseOptions,
-  failureOf,
-  type GatewayFailure,
-} from '@gateway-errors/core';
+import { createErrorResponder, type ErrorResponseOptions, type GatewayFailure } from '@gateway-errors/core';
+import { declaredFailure, failureOf } from '@gateway-errors/core/unstable-internals';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';

@@ -3,7 +3,8 @@
  * Accept-Language from a client. Whatever the bytes, the answer is well formed.
  */
 import type { IncomingMessage } from 'node:http';
-import { createErrorResponder, defaultRetryAfterPolicy, parseRetryAfter } from '@gateway-errors/core';
+import { createErrorResponder } from '@gateway-errors/core';
+import { defaultRetryAfterPolicy, parseRetryAfter } from '@gateway-errors/core/unstable-internals';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertyRuns } from '../../../test/support/property.js';

@@ -1,19 +1,40 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  answerFailure,
   createErrorResponder,
   createMaintenance,
   createProxy,
-  defaultErrorResponder,
   type ErrorResponder,
   type ErrorResponseOptions,
-  type GatewayProxy,
-  type MaintenanceGate,
+  type MaintenanceMiddlewareParts,
   type MaintenanceOptions,
+  markResponder,
+  named,
+  type ProxyMiddlewareParts,
   type ProxyOptions,
-  type UpgradeListener,
+  responderOf,
+  withGate,
+  withProxy,
 } from '@gateway-errors/core';
 
-export * from '@gateway-errors/core';
+// What a user of this adapter may need to name or throw, from the core (which such a user may not depend on).
+export {
+  BadGatewayError,
+  type ConfigErrorCode,
+  classify,
+  type FailureType,
+  GatewayError,
+  type GatewayFailure,
+  type GatewayProxy,
+  GatewayTimeoutError,
+  isGatewayError,
+  logTo,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+  type ProxyEvents,
+  type RenderHook,
+  ServiceUnavailableError,
+} from '@gateway-errors/core';
 
 /** Express's `next`. */
 export type NextFunction = (error?: unknown) => void;
@@ -26,17 +47,14 @@ export type ErrorRequestHandler = (
   res: ServerResponse,
   next: NextFunction,
 ) => void;
-
 /** Options of {@link gatewayErrors}: those of the core's error response. */
 export type GatewayErrorsOptions = ErrorResponseOptions;
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
-
-/**
- * Marks our error handler with its responder, so that a proxy or a maintenance gate can tell whether one is mounted
- * and answer with its options. Shared by every copy of the package.
- */
-const errorsMark: unique symbol = Symbol.for('gateway-errors.express.gatewayErrors');
+/** The proxy middleware, with the proxy (events, `close()`) and the `upgrade` listener for WebSocket handshakes. */
+export interface GatewayProxyMiddleware extends RequestHandler, ProxyMiddlewareParts {}
+/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
+export interface MaintenanceMiddleware extends RequestHandler, MaintenanceMiddlewareParts {}
 
 /**
  * Answers every gateway failure that reaches Express's error chain, whatever produced it: our proxy, your own
@@ -51,72 +69,7 @@ export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandl
   const handler: ErrorRequestHandler = (error, req, res, next) => {
     if (!responder.handle(error, req, res)) next(error);
   };
-  return Object.defineProperty(handler, errorsMark, { value: responder });
-}
-
-/** A layer's handler: a function (a router is one too), marked when it is our error handler. */
-type Handle = ((...args: never[]) => unknown) & { [errorsMark]?: ErrorResponder; stack?: Layer[] };
-interface Layer {
-  handle?: Handle;
-  route?: { stack?: Layer[] };
-}
-type AppLike = { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] }; parent?: AppLike };
-
-/** Every handler of a router, depth first through Routers and routes: the order Express runs them in. */
-function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0): unknown[] {
-  if (stack === undefined || depth > 8) return into;
-  for (const layer of stack) {
-    into.push(layer.handle);
-    handlersOf(layer.handle?.stack ?? layer.route?.stack, into, depth + 1);
-  }
-  return into;
-}
-
-/** Where a failure leaves a handler: the `gatewayErrors()` that will answer it, and whether it is the next stop. */
-interface ErrorsAfter {
-  readonly responder: ErrorResponder;
-  /**
-   * That `gatewayErrors()` is the very next error handler Express would call after `handler`, in its own app: no
-   * other error handler would see the error, so it can be answered there and then, without Express's error routing
-   * (its router walk cost about 20 µs per failure in `pnpm bench`).
-   */
-  readonly direct: boolean;
-}
-
-/**
- * The `gatewayErrors()` that will see `handler`'s `next(err)`: one after it in its app (Express runs error handlers
- * in order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app hides where it
- * sits). Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
- */
-function errorsAfter(req: IncomingMessage, handler: unknown): ErrorsAfter | undefined {
-  let ownApp = true;
-  for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
-    const handlers = handlersOf((app._router ?? app.router)?.stack) as Array<Handle | undefined>;
-    const at = handlers.indexOf(handler as Handle);
-    let direct = ownApp && at >= 0;
-    for (const other of handlers.slice(at + 1)) {
-      const responder = other?.[errorsMark];
-      if (responder !== undefined) return { responder, direct };
-      // Express tells error handlers by their four parameters.
-      if (other?.length === 4) direct = false;
-    }
-    ownApp = false;
-  }
-  return undefined;
-}
-
-/** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
-export interface GatewayProxyMiddleware extends RequestHandler {
-  readonly proxy: GatewayProxy;
-  /**
-   * WebSocket handshakes: `server.on('upgrade', middleware.upgrade)`. Express never sees an upgrade on its own; this
-   * listener gives each handshake to the app as a request, so routing, the mount path and every middleware before
-   * the proxy (auth, `maintenance()`) apply to it as to any request. Only a handshake that reaches this middleware
-   * (or another `gatewayProxy()`) is proxied, with the path a request would have; a failure goes to `gatewayErrors()`
-   * like any; whatever the app answers instead (its 404, a 401) is written on the socket, then it is closed. With
-   * other `upgrade` listeners on the server, a handshake the app does not route to a proxy is left to them.
-   */
-  readonly upgrade: UpgradeListener;
+  return markResponder(named('gatewayErrors', handler), responder);
 }
 
 /**
@@ -131,27 +84,21 @@ export interface GatewayProxyMiddleware extends RequestHandler {
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
-  const middleware: RequestHandler = (req, res, next) => {
+  const middleware: RequestHandler = named('gatewayProxy', (req, res, next) => {
     proxy.forward(req, res).then((error) => {
       if (error === undefined) return;
       // then(ok, next) does not catch what ok throws: without this, a throw while answering would be an unhandled
       // rejection and the client would get nothing. (A try costs nothing; a catch() would add a promise per request.)
       try {
         const after = errorsAfter(req, middleware);
-        if (after === undefined) defaultErrorResponder().send(error.failure, req, res);
-        else if (after.direct) after.responder.send(error.failure, req, res);
+        if (after === undefined || after.direct) answerFailure(error.failure, req, res, after?.responder);
         else next(error);
       } catch (thrown) {
         next(thrown);
       }
     }, next);
-  };
-  return Object.assign(middleware, { proxy, upgrade: proxy.routeUpgrade });
-}
-
-/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
-export interface MaintenanceMiddleware extends RequestHandler {
-  readonly gate: MaintenanceGate;
+  });
+  return withProxy(middleware, proxy);
 }
 
 /**
@@ -163,10 +110,51 @@ export interface MaintenanceMiddleware extends RequestHandler {
  */
 export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
   const gate = createMaintenance(options);
-  const middleware: RequestHandler = (req, res, next) => {
+  const middleware: RequestHandler = named('maintenance', (req, res, next) => {
     const failure = gate.check(req);
     if (failure === undefined) next();
-    else (errorsAfter(req, middleware)?.responder ?? defaultErrorResponder()).send(failure, req, res);
-  };
-  return Object.assign(middleware, { gate });
+    else answerFailure(failure, req, res, errorsAfter(req, middleware)?.responder);
+  });
+  return withGate(middleware, gate);
+}
+
+/** A layer of an Express router: its handler (a router is one too, with a stack), or a route with its own stack. */
+type Layer = { handle?: ((...args: never[]) => unknown) & { stack?: Layer[] }; route?: { stack?: Layer[] } };
+type AppLike = { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] }; parent?: AppLike };
+
+/** Every handler of a router, depth first through Routers and routes: the order Express runs them in. */
+function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0): unknown[] {
+  if (stack === undefined || depth > 8) return into;
+  for (const layer of stack) {
+    into.push(layer.handle);
+    handlersOf(layer.handle?.stack ?? layer.route?.stack, into, depth + 1);
+  }
+  return into;
+}
+
+/**
+ * The `gatewayErrors()` that will see `handler`'s `next(err)`: one after it in its app (Express runs error handlers in
+ * order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app hides where it
+ * sits). `direct` when it is the very next error handler in the handler's own app: no other error handler would see
+ * the error, so it is answered there and then, without Express's error routing (its router walk cost about 20 µs per
+ * failure in `pnpm bench`). Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
+ */
+function errorsAfter(
+  req: IncomingMessage,
+  handler: unknown,
+): { responder: ErrorResponder; direct: boolean } | undefined {
+  let ownApp = true;
+  for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
+    const handlers = handlersOf((app._router ?? app.router)?.stack);
+    const at = handlers.indexOf(handler);
+    let direct = ownApp && at >= 0;
+    for (const other of handlers.slice(at + 1)) {
+      const responder = responderOf(other);
+      if (responder !== undefined) return { responder, direct };
+      // Express tells error handlers by their four parameters.
+      if ((other as { length?: number } | undefined)?.length === 4) direct = false;
+    }
+    ownApp = false;
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { gatewayErrors, gatewayProxy, maintenance } from '@gateway-errors/express';
+import { gatewayErrors, gatewayProxy, maintenance, ServiceUnavailableError } from '@gateway-errors/express';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import express5 from 'express';
 import express4 from 'express4';
@@ -72,6 +72,29 @@ describe('@gateway-errors/express', () => {
       if (from === 'express' || from?.startsWith('express/')) expect(typeOnly).toBeDefined();
     }
     expect(source).not.toMatch(/require\(['"]express/);
+  });
+});
+
+describe.each(versions)('%s: named middleware', (_name, express) => {
+  it('shows gatewayErrors, gatewayProxy and maintenance in the router and in stack traces', async () => {
+    upstream = await refusingUpstream();
+    const stacks: string[] = [];
+    const app = express();
+    const here = () => stacks.push(new Error('here').stack ?? '');
+    app.use(maintenance({ enabled: () => here() < 0 }));
+    app.use('/api', gatewayProxy({ target: upstream.url, retry: false }));
+    app.get('/down', (_req, _res, next) => next(new ServiceUnavailableError()));
+    app.use(gatewayErrors({ render: () => void here() }));
+    // Express 4 keeps its router in app._router, Express 5 in app.router: what DEBUG=express:* prints.
+    const router = (app as unknown as { _router?: { stack: Array<{ name: string }> } })._router ?? app.router;
+    expect(router.stack.map((layer) => layer.name)).toEqual(
+      expect.arrayContaining(['maintenance', 'gatewayProxy', 'gatewayErrors']),
+    );
+    const url = await listen(app);
+    expect((await request(url).get('/api/x')).status).toBe(502);
+    expect((await request(url).get('/down')).status).toBe(503);
+    expect(stacks[0]).toMatch(/\n\s+at maintenance \(/);
+    expect(stacks.at(-1)).toMatch(/\n\s+at gatewayErrors \(/);
   });
 });
 

@@ -1,20 +1,41 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  answerFailure,
   configError,
   createErrorResponder,
   createMaintenance,
   createProxy,
-  defaultErrorResponder,
-  type ErrorResponder,
   type ErrorResponseOptions,
-  type GatewayProxy,
-  type MaintenanceGate,
+  keepOriginalUrl,
+  type MaintenanceMiddlewareParts,
   type MaintenanceOptions,
+  markResponder,
+  named,
+  type ProxyMiddlewareParts,
   type ProxyOptions,
-  type UpgradeListener,
+  responderOf,
+  withGate,
+  withProxy,
 } from '@gateway-errors/core';
 
-export * from '@gateway-errors/core';
+// What a user of this adapter may need to name or throw, from the core (which such a user may not depend on).
+export {
+  BadGatewayError,
+  type ConfigErrorCode,
+  classify,
+  type FailureType,
+  GatewayError,
+  type GatewayFailure,
+  type GatewayProxy,
+  GatewayTimeoutError,
+  isGatewayError,
+  logTo,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+  type ProxyEvents,
+  type RenderHook,
+  ServiceUnavailableError,
+} from '@gateway-errors/core';
 
 /** The part of Koa's context we use; Koa 2's and Koa 3's contexts both fit it. */
 export interface KoaContext {
@@ -29,7 +50,6 @@ export interface KoaContext {
 export type KoaNext = () => Promise<unknown>;
 /** A Koa middleware. */
 export type KoaMiddleware = (ctx: KoaContext, next: KoaNext) => Promise<void>;
-
 /** Options of {@link gatewayErrors}. */
 export interface GatewayErrorsOptions extends ErrorResponseOptions {
   /**
@@ -41,29 +61,28 @@ export interface GatewayErrorsOptions extends ErrorResponseOptions {
 }
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
-
-/**
- * Set on the context by `gatewayErrors()` to its responder, so that a proxy below it throws its failures up instead
- * of answering, and a maintenance gate answers with its options.
- */
-const errorsMounted: unique symbol = Symbol.for('gateway-errors.koa.gatewayErrors');
-type Marked = KoaContext & { [errorsMounted]?: ErrorResponder };
+/** The proxy middleware, with the proxy (events, `close()`) and the `upgrade` listener for WebSocket handshakes. */
+export interface GatewayProxyMiddleware extends KoaMiddleware, ProxyMiddlewareParts {}
+/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
+export interface MaintenanceMiddleware extends KoaMiddleware, MaintenanceMiddlewareParts {}
 
 /**
  * Catches gateway failures thrown downstream (our proxy, fetch/undici/axios/got failures, our error classes,
  * `ctx.throw(503, { headers: { 'Retry-After': '30' } })`) and answers them, keeping headers set earlier (Koa's own
- * onerror wipes them). Other errors are rethrown unchanged. Mount it first.
+ * onerror wipes them). Other errors are rethrown unchanged. It marks the context, so that a proxy below it throws its
+ * failures up instead of answering, and a maintenance gate answers with its options. Mount it first.
  * @example
  * app.use(gatewayErrors({ templates: './views/errors' }));
  * app.use(gatewayProxy({ target: 'http://127.0.0.1:4000' }));
  */
 export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware {
   const { emitError = true, ...responseOptions } = options;
-  if (typeof emitError !== 'boolean')
+  if (typeof emitError !== 'boolean') {
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'emitError must be true or false.');
+  }
   const responder = createErrorResponder(responseOptions);
-  return async (ctx, next) => {
-    (ctx as Marked)[errorsMounted] = responder;
+  return named('gatewayErrors', async (ctx: KoaContext, next: KoaNext) => {
+    markResponder(ctx, responder);
     try {
       await next();
     } catch (error) {
@@ -72,32 +91,7 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware
       ctx.respond = false;
       if (emitError) ctx.app.emit('error', error, ctx);
     }
-  };
-}
-
-/**
- * The request, with the URL the client asked for in `originalUrl` as Express keeps it: koa-mount rewrites `req.url`,
- * and the core's path rules (maintenance's allowed paths, the robots.txt keeper) read the full path.
- */
-function withOriginalUrl(ctx: KoaContext): IncomingMessage {
-  const req = ctx.req as IncomingMessage & { originalUrl?: string };
-  req.originalUrl ??= ctx.originalUrl;
-  return req;
-}
-
-/** The proxy middleware, with the proxy itself for events (`proxy.on('failure', ...)`) and shutdown. */
-export interface GatewayProxyMiddleware extends KoaMiddleware {
-  readonly proxy: GatewayProxy;
-  /**
-   * WebSocket handshakes: `server.on('upgrade', middleware.upgrade)`. Koa never sees an upgrade on its own; this
-   * listener gives each handshake to the app (`app.callback()`) as a request, so koa-mount, @koa/router and every
-   * middleware above the proxy (auth, `maintenance()`) apply to it as to any request. Only a handshake that reaches
-   * this middleware (or another `gatewayProxy()`) is proxied, with the path a request would have; a failure is
-   * thrown to `gatewayErrors()` like any; whatever the app answers instead (Koa's 404, a 401) is written on the
-   * socket, then it is closed. With other `upgrade` listeners on the server, a handshake the app does not route to a
-   * proxy is left to them.
-   */
-  readonly upgrade: UpgradeListener;
+  });
 }
 
 /**
@@ -113,27 +107,25 @@ export interface GatewayProxyMiddleware extends KoaMiddleware {
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
-  const middleware: KoaMiddleware = async (ctx) => {
-    ctx.respond = false;
-    try {
-      const error = await proxy.forward(withOriginalUrl(ctx), ctx.res);
-      if (error === undefined) return;
-      if ((ctx as Marked)[errorsMounted] !== undefined) throw error;
-      defaultErrorResponder().send(error.failure, ctx.req, ctx.res);
-    } catch (thrown) {
-      // Our failure for gatewayErrors(), a mounting mistake (ConsumedBodyError) or something unexpected: whoever
-      // catches it above (gatewayErrors(), the app's error middleware, Koa's onerror) must be able to answer, and
-      // Koa writes nothing while `respond` is off.
-      if (!ctx.res.headersSent) ctx.respond = true;
-      throw thrown;
-    }
-  };
-  return Object.assign(middleware, { proxy, upgrade: proxy.routeUpgrade });
-}
-
-/** The maintenance middleware, with its gate to switch it at run time (`gate.enabled = false`). */
-export interface MaintenanceMiddleware extends KoaMiddleware {
-  readonly gate: MaintenanceGate;
+  return withProxy(
+    named('gatewayProxy', async (ctx: KoaContext) => {
+      ctx.respond = false;
+      try {
+        // The full URL for the core's path rules: koa-mount rewrote req.url.
+        const error = await proxy.forward(keepOriginalUrl(ctx.req, ctx.originalUrl), ctx.res);
+        if (error === undefined) return;
+        if (responderOf(ctx) !== undefined) throw error;
+        answerFailure(error.failure, ctx.req, ctx.res);
+      } catch (thrown) {
+        // Our failure for gatewayErrors(), a mounting mistake (ConsumedBodyError) or something unexpected: whoever
+        // catches it above (gatewayErrors(), the app's error middleware, Koa's onerror) must be able to answer, and
+        // Koa writes nothing while `respond` is off.
+        if (!ctx.res.headersSent) ctx.respond = true;
+        throw thrown;
+      }
+    }),
+    proxy,
+  );
 }
 
 /**
@@ -146,14 +138,16 @@ export interface MaintenanceMiddleware extends KoaMiddleware {
  */
 export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
   const gate = createMaintenance(options);
-  const middleware: KoaMiddleware = async (ctx, next) => {
-    const failure = gate.check(withOriginalUrl(ctx));
-    if (failure === undefined) {
-      await next();
-      return;
-    }
-    ctx.respond = false;
-    ((ctx as Marked)[errorsMounted] ?? defaultErrorResponder()).send(failure, ctx.req, ctx.res);
-  };
-  return Object.assign(middleware, { gate });
+  return withGate(
+    named('maintenance', async (ctx: KoaContext, next: KoaNext) => {
+      const failure = gate.check(keepOriginalUrl(ctx.req, ctx.originalUrl));
+      if (failure === undefined) {
+        await next();
+        return;
+      }
+      ctx.respond = false;
+      answerFailure(failure, ctx.req, ctx.res, responderOf(ctx));
+    }),
+    gate,
+  );
 }

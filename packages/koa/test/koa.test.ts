@@ -60,6 +60,24 @@ describe('@gateway-errors/koa', () => {
 });
 
 describe.each(versions)('%s', (_name, Koa) => {
+  it("names its middleware: stack traces and Koa's debug output (DEBUG=koa:application) show gatewayErrors, maintenance and gatewayProxy", async () => {
+    upstream = await refusingUpstream();
+    const stacks: string[] = [];
+    const here = () => stacks.push(new Error('here').stack ?? '');
+    const app = new Koa();
+    app.use(gatewayErrors({ render: () => void here(), emitError: false }));
+    app.use(maintenance({ enabled: () => here() < 0 }));
+    app.use(gatewayProxy({ target: upstream.url, retry: false }));
+    expect(app.middleware.map((middleware) => middleware.name)).toEqual([
+      'gatewayErrors',
+      'maintenance',
+      'gatewayProxy',
+    ]);
+    expect((await request(await listen(app)).get('/x')).status).toBe(502);
+    expect(stacks[0]).toMatch(/\n\s+at maintenance \(/);
+    expect(stacks[1]).toMatch(/\n\s+at gatewayErrors \(/);
+  });
+
   it("ctx.throw(503, { headers: { 'Retry-After': '30' } }): 503 with Retry-After: 30", async () => {
     const app = new Koa();
     app.silent = true;

@@ -1,27 +1,6 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { RenderedError } from '../response/render.js';
 
-/**
- * Why the proxy refused a client's request itself, before (or instead of) forwarding it. These are the client's
- * mistakes or attacks, not upstream failures: they never reach the circuit breaker, health or retries, and they are
- * answered in plain text, since a request we refuse to forward may not be one whose framing we can trust.
- */
-export type RejectReason =
-  /** An upgrade that is not a WebSocket handshake (`Upgrade: h2c`, a POST): RFC 6455 §4.1. */
-  | 'not-a-websocket'
-  /**
-   * 400: a request-target with a `..` segment, as written or decoded (`/..%2fadmin`): it could leave the target's
-   * path at the upstream. The request-target rule of docs/proxy.md.
-   */
-  | 'unsafe-path'
-  /**
-   * 501: a Transfer-Encoding other than `chunked` alone (`gzip, chunked`): RFC 9112 §6.1. Re-framed as plain chunked
-   * the body would change meaning; the body is never read.
-   */
-  | 'unsupported-transfer-coding'
-  /** 400: a WebSocket handshake that announces a body (Content-Length or Transfer-Encoding): see `announcesBody`. */
-  | 'upgrade-with-body';
-
 /** The plain answer to a refused request: short text, never cached, and the connection closes after it. */
 export function rejection(status: number, message: string): RenderedError {
   const body = `${STATUS_CODES[status] ?? 'Error'}: ${message}\n`;

@@ -1,6 +1,5 @@
 import type { GatewayFailure, Timings } from '../failure/failure.js';
 import type { FailurePhase } from '../failure/taxonomy.js';
-import type { RejectReason } from '../node-http/reject.js';
 import type { BreakerReason, BreakerState } from '../resilience/breaker.js';
 
 /** Which of our timers ended an attempt. */
@@ -88,6 +87,27 @@ export interface ProxyResponseEvent extends ProxyEvent {
   /** The upstream's status, as the client received it (101 for an accepted upgrade). */
   status: number;
 }
+
+/**
+ * Why the proxy refused a client's request itself, before (or instead of) forwarding it. These are the client's
+ * mistakes or attacks, not upstream failures: they never reach the circuit breaker, health or retries, and they are
+ * answered in plain text, since a request we refuse to forward may not be one whose framing we can trust.
+ */
+export type RejectReason =
+  /** An upgrade that is not a WebSocket handshake (`Upgrade: h2c`, a POST): RFC 6455 §4.1. */
+  | 'not-a-websocket'
+  /**
+   * 400: a request-target with a `..` segment, as written or decoded (`/..%2fadmin`): it could leave the target's
+   * path at the upstream. The request-target rule of docs/proxy.md.
+   */
+  | 'unsafe-path'
+  /**
+   * 501: a Transfer-Encoding other than `chunked` alone (`gzip, chunked`): RFC 9112 §6.1. Re-framed as plain chunked
+   * the body would change meaning; the body is never read.
+   */
+  | 'unsupported-transfer-coding'
+  /** 400: a WebSocket handshake that announces a body (Content-Length or Transfer-Encoding): see `announcesBody`. */
+  | 'upgrade-with-body';
 
 /**
  * The proxy refused the client's request itself (a hostile or malformed request): it was never forwarded, and it

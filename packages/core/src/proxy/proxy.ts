@@ -6,7 +6,7 @@ import { clientWentAway } from '../failure/classify.js';
 import { errorOf, type GatewayError } from '../failure/errors.js';
 import type { GatewayFailure, Timings } from '../failure/failure.js';
 import type { FailurePhase } from '../failure/taxonomy.js';
-import { type RejectReason, rejection, writeRejection } from '../node-http/reject.js';
+import { rejection, writeRejection } from '../node-http/reject.js';
 import { requestIdOf } from '../node-http/request-id.js';
 import {
   adoptHandshake,
@@ -32,7 +32,7 @@ import { writeError } from '../response/write-error.js';
 import { type AttemptSettings, type FinishedAttempt, runAttempt } from './attempt.js';
 import { createEngine } from './engine.js';
 import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
-import type { ClientStall, ProxyEvent, ProxyEvents } from './proxy-events.js';
+import type { ClientStall, ProxyEvent, ProxyEvents, RejectReason } from './proxy-events.js';
 import { type ProxyOptions, type ResolvedProxyOptions, resolveProxyOptions } from './proxy-options.js';
 import { hasBody, noBody, prepareBody, type RequestBody } from './request-body.js';
 import { leavesTargetPath } from './request-target.js';

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { booleanOption, checkOptions } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
+import { originalUrlOf } from '../node-http/original-url.js';
 
 /** Who still reaches the site during maintenance. */
 export interface MaintenanceAllowList {
@@ -129,8 +130,9 @@ function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
   checkOptions(allow, ['paths', 'ips', 'header', 'robotsTxt'], 'maintenance() allow');
   const robotsTxt = booleanOption(allow.robotsTxt, 'maintenance allow.robotsTxt', true);
   const paths = allow.paths ?? [];
-  if (!Array.isArray(paths))
+  if (!Array.isArray(paths)) {
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'maintenance allow.paths must be a list, such as ["/status"].');
+  }
   const prefixes: string[] = [];
   const patterns: RegExp[] = [];
   for (const path of paths) {
@@ -144,8 +146,9 @@ function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
     }
   }
   const ips = allow.ips ?? [];
-  if (!Array.isArray(ips))
+  if (!Array.isArray(ips)) {
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'maintenance allow.ips must be a list, such as ["10.0.0.5"].');
+  }
   for (const ip of ips) {
     if (typeof ip !== 'string' || isIP(ip) === 0) {
       throw configError(
@@ -187,7 +190,7 @@ function resolveAllow(allow: MaintenanceAllowList = {}): ResolvedAllowList {
  * upstream serves something else, so such a path is never allowed through.
  */
 function normalPath(req: IncomingMessage): string | undefined {
-  const raw = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const raw = originalUrlOf(req);
   const path = raw.split('?', 1)[0] as string;
   if (!path.startsWith('/') || path.includes('\\') || /%2f|%5c|%2e/i.test(path)) return undefined;
   let normal: string;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import { checkOptions, wholeNumber } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
+import { originalUrlOf } from '../node-http/original-url.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
 
 /**
@@ -164,9 +165,8 @@ const decoders: Readonly<Record<string, (body: Buffer, maxOutputLength: number) 
 
 /** Whether the path the client asked for (the query ignored) is /robots.txt. Asked of every GET: no allocation. */
 function asksForRobots(req: IncomingMessage): boolean {
-  // Express strips a mount path from req.url and keeps the full one in originalUrl (the Koa adapter sets it too);
-  // crawlers ask the site's root.
-  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  // Crawlers ask the site's root: the full path, whatever a mount path stripped from req.url.
+  const url = originalUrlOf(req);
   return url.startsWith('/robots.txt') && (url.length === 11 || url.charCodeAt(11) === 63); // 63: '?'
 }
 

@@ -148,8 +148,9 @@ export function resolveTargets(target: unknown): readonly URL[] {
   }
   const seen = new Set<string>();
   for (const url of urls) {
-    if (seen.has(url.href))
+    if (seen.has(url.href)) {
       throw configError('GATEWAY_ERRORS_INVALID_TARGET', `target ${url.href} is listed twice; list it once.`);
+    }
     seen.add(url.href);
   }
   return Object.freeze(urls);

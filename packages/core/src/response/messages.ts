@@ -427,8 +427,9 @@ function checkOverrides(locale: string, overrides: unknown): void {
       );
     }
     if (typeof known === 'string') {
-      if (typeof value !== 'string')
+      if (typeof value !== 'string') {
         throw configError('GATEWAY_ERRORS_INVALID_MESSAGES', `${where}.${key} must be a string.`);
+      }
       continue;
     }
     if (typeof value !== 'object' || value === null) {

@@ -1,0 +1,63 @@
+/**
+ * resilience/: what protects an upstream, and the site, when it fails. backoff.ts and retry-budget.ts decide
+ * whether and when a retry goes; breaker.ts is a circuit breaker per target, targets.ts the pool of targets in
+ * rotation (passive health) and health.ts its active checks, balancer.ts where each attempt goes (verdict.ts: what
+ * an attempt's end says of the upstream); limiter.ts bounds the requests in flight; robots.ts keeps robots.txt from
+ * ever answering 5xx; maintenance.ts is the maintenance gate. Each validates its options once and takes a clock
+ * (clock.ts) for tests.
+ */
+export { type BackoffOptions, backoffDelay, defaultBackoff, type RetryTiming, retryDelay, sleep } from './backoff.js';
+export {
+  type Balancer,
+  type BalancerEvents,
+  type BalancerOptions,
+  type BalancerRuntime,
+  type Choice,
+  createBalancer,
+  type TargetBreakerChange,
+} from './balancer.js';
+export {
+  type BreakerEvents,
+  type BreakerOptions,
+  type BreakerPermit,
+  type BreakerReason,
+  type BreakerState,
+  type BreakerStateChange,
+  type CircuitBreaker,
+  createBreaker,
+} from './breaker.js';
+export type { Clock } from './clock.js';
+export {
+  createHealthChecker,
+  type HealthCheckConnection,
+  type HealthChecker,
+  type HealthCheckerEvents,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+} from './health.js';
+export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, createLimiter } from './limiter.js';
+export {
+  createMaintenance,
+  type MaintenanceAllowList,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+} from './maintenance.js';
+export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+export {
+  createRobotsKeeper,
+  type RobotsCopy,
+  type RobotsKeeper,
+  type RobotsOptions,
+  type RobotsSource,
+} from './robots.js';
+export {
+  createTargetPool,
+  type PassiveHealthOptions,
+  type Target,
+  type TargetHealthChange,
+  type TargetPool,
+  type TargetPoolEvents,
+  type TargetPoolOptions,
+  type TargetPoolRuntime,
+} from './targets.js';
+export { type AttemptOutcome, type Verdict, verdictOf } from './verdict.js';
