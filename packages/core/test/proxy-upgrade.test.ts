@@ -83,6 +83,28 @@ describe('a successful upgrade', () => {
     expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 101 Switching Protocols');
   });
 
+  it("relays the 101's header bytes as the upstream wrote them, obs-text included", async () => {
+    // RFC 9110 §5.5: a field value may carry obs-text (bytes 0x80-0xFF), which Node's parser keeps one char per byte.
+    upstream = await garbageUpstream({
+      bytes: Buffer.from(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Name: caf\xe9\r\n\r\n',
+        'latin1',
+      ),
+    });
+    gateway = await startGateway({ target: upstream.url });
+    const socket = connect(gateway.port, '127.0.0.1');
+    socket.on('error', () => {});
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write(handshake());
+    await until(() => Buffer.concat(chunks).includes('\r\n\r\n'), 5000, 'the 101');
+    const head = Buffer.concat(chunks);
+    expect(head.subarray(head.indexOf('X-Name: '), head.indexOf('\r\n\r\n'))).toEqual(
+      Buffer.from('X-Name: caf\xe9', 'latin1'),
+    );
+    socket.destroy();
+  });
+
   it('closes the client side when the upstream side of the tunnel is reset', async () => {
     const echo = await webSocketEchoUpstream();
     upstream = echo;
