@@ -231,7 +231,9 @@ function tunnel(
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
   const raw = proxyRes.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
-  socket.write(`${head}\r\n`);
+  // Node's parser keeps each header byte as one char (latin1): written back the same way, obs-text stays the bytes
+  // the upstream sent (the default, UTF-8, would turn 0xE9 into 0xC3 0xA9), as ServerResponse writes its heads.
+  socket.write(`${head}\r\n`, 'latin1');
   if (upstreamHead.length > 0) socket.write(upstreamHead);
   if (client.head.length > 0) socket.unshift(client.head);
   upstream.pipe(socket).pipe(upstream);
