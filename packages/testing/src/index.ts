@@ -1,4 +1,14 @@
 export { certificates, testCA } from './certificates.js';
+export {
+  type ChaosOptions,
+  type ChaosRoute,
+  type ChaosUpstream,
+  chaosRoutes,
+  chaosUpstream,
+  largeBody,
+  largeByte,
+  receivedLine,
+} from './chaos.js';
 export { parseResponses, type RawExchange, type RawExchangeOptions, type RawResponse, rawExchange } from './client.js';
 export { unacceptingUpstream } from './connect.js';
 export {
