@@ -1,5 +1,5 @@
-import { Agent, request } from 'node:http';
-import type { Socket } from 'node:net';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { createProxy } from '@gateway-errors/core';
 import {
   badHeaderUpstream,
@@ -45,6 +45,35 @@ describe('keep-alive agent', () => {
     expect(connections.size).toBe(1);
     // A reused connection has no connect step: only the first attempt measured one.
     expect(gateway.events.response.map((event) => event.timings.connect !== undefined)).toEqual([true, false, false]);
+  });
+
+  it("closes an idle upstream connection before the upstream's Keep-Alive timeout, never racing its close", async () => {
+    // The upstream says `Keep-Alive: timeout=2` and closes an idle connection after 2 s. A gateway that keeps it longer
+    // sends its next request as the upstream closes it: a reset, and for a POST, which is never retried, a 502.
+    const server = createServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    server.keepAliveTimeout = 2000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const closedBy = new Promise<'gateway' | 'upstream'>((resolve) => {
+      server.once('connection', (socket: Socket) => {
+        let gatewayEnded = false;
+        socket.on('end', () => {
+          gatewayEnded = true;
+        });
+        socket.on('close', () => resolve(gatewayEnded ? 'gateway' : 'upstream'));
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    gateway = await startGateway({ target: `http://127.0.0.1:${port}` });
+    try {
+      expect((await send(`${gateway.url}/x`)).status).toBe(200);
+      expect(await closedBy).toBe('gateway');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it('leaves your own agent alone on close()', async () => {
