@@ -248,6 +248,15 @@ function positiveMs(value: unknown, name: string): number {
   return value;
 }
 
+/**
+ * How long the agent we create keeps an idle upstream connection, in milliseconds: 4 s (undici's default), or a second
+ * less than the upstream's `Keep-Alive: timeout=` when that is shorter. Node's agent applies that hint only to shorten
+ * a timeout of its own: with none, it kept idle connections until the upstream closed them, and a request sent on one
+ * as it closed was reset (a POST, never retried, answered 502). The timer only ends idle connections; one in use
+ * is the attempt's to time.
+ */
+const idleConnectionTimeout = 4000;
+
 function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
   const tls = options.tls ?? {};
   checkOptions(tls, ['ca', 'rejectUnauthorized', 'servername'], 'gatewayProxy() tls');
@@ -266,12 +275,13 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
       ? new HttpsAgent({
           keepAlive: true,
           scheduling: 'lifo',
+          timeout: idleConnectionTimeout,
           rejectUnauthorized: tls.rejectUnauthorized ?? true,
           ca: tls.ca,
           // Only when set: an agent's options override a request's, and the engine names each target itself.
           ...(tls.servername === undefined ? {} : { servername: tls.servername }),
         })
-      : new HttpAgent({ keepAlive: true, scheduling: 'lifo' }))
+      : new HttpAgent({ keepAlive: true, scheduling: 'lifo', timeout: idleConnectionTimeout }))
   );
 }
 
