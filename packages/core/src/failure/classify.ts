@@ -67,7 +67,7 @@ function inspect(node: unknown, original: unknown, seen: Set<unknown>): Finding 
   if (known !== undefined) return known;
   const inner = inspect(node.cause, original, seen) ?? inspect(firstOf(node.errors), original, seen);
   if (inner !== undefined) return inner;
-  return byCode(node, original) ?? byMessage(node, original);
+  return byCode(node, original) ?? byName(node, original) ?? byMessage(node, original);
 }
 
 function firstOf(errors: unknown): unknown {
@@ -432,6 +432,17 @@ function fromReset(node: ErrorLike, code: string, syscall: string, original: unk
   if (syscall === 'connect') return known('connection_terminated', { phase: 'connect', mayHaveReachedUpstream: false });
   if (code === 'EPIPE' || syscall === 'write') return known('connection_terminated', { phase: 'request' });
   return known('connection_terminated');
+}
+
+/**
+ * An error known by its name alone. undici 7 and 8 (npm's, and the one in Node 24's fetch) leave an
+ * HTTPParserError's `code` undefined: they look llhttp's error number up in a table that only maps names to numbers.
+ * The name still says the response did not parse (RFC 9209 §2.3.28); which rule it broke is only in the message,
+ * which is not read. The code reported is the name, as for `TimeoutError`.
+ */
+function byName(node: ErrorLike, original: unknown): Finding {
+  if (node.name !== 'HTTPParserError') return undefined;
+  return failureOf('http_protocol_error', { code: 'HTTPParserError', cause: original });
 }
 
 /** An error known by its message alone: Node's "socket hang up" without its code (some wrappers drop it). */
