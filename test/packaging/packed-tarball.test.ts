@@ -4,6 +4,9 @@
  * dependencies and the frameworks). Then plain Node imports them (ESM `import` and `require()`) and a consumer
  * type-checks against them. A broken `exports` map, a file missing from `files`, a `workspace:` range left in a
  * manifest, or a dependency that only resolves inside the workspace fails here, not in a user's install.
+ *
+ * Every `node` here is the one running the tests (`process.execPath`), so `pnpm test:node 22` checks Node 22's
+ * `require(esm)`, not whichever `node` comes first in PATH.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +24,7 @@ function run(command: string, args: string[], cwd: string): string {
 beforeAll(() => {
   fixture = mkdtempSync(join(tmpdir(), 'gateway-errors-packed-'));
   const tarballs = join(fixture, 'tarballs');
-  run('node', [join(root, 'scripts/pack-all.mjs'), tarballs], root);
+  run(process.execPath, [join(root, 'scripts/pack-all.mjs'), tarballs], root);
   writeFileSync(join(fixture, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }));
   const packed = readdirSync(tarballs).map((file) => join(tarballs, file));
   expect(packed).toHaveLength(4);
@@ -81,16 +84,16 @@ describe('packed tarballs', () => {
       console.log(res.status, res.headers.get('proxy-status'), body.includes('<html lang="en"'));
       server.close();
     `;
-    expect(run('node', ['--input-type=module', '-e', script], fixture).trim()).toBe(
+    expect(run(process.execPath, ['--input-type=module', '-e', script], fixture).trim()).toBe(
       '502 gateway-errors; error=connection_refused true',
     );
   });
 
-  it('load with require() on Node 20.19+ (require of ESM)', () => {
+  it('load with require() on Node 20.19+, 22.12+ and 24+ (require of ESM)', () => {
     const script = `const core = require('@gateway-errors/core');
       const internals = require('@gateway-errors/core/unstable-internals');
       console.log(typeof core.classify, typeof core.createProxy, typeof internals.createBreaker);`;
-    expect(run('node', ['-e', script], fixture).trim()).toBe('function function function');
+    expect(run(process.execPath, ['-e', script], fixture).trim()).toBe('function function function');
   });
 
   it('type-check in a consumer project', () => {
@@ -122,6 +125,13 @@ describe('packed tarballs', () => {
         files: ['consumer.ts'],
       }),
     );
-    run('node', [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], fixture);
+    run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], fixture);
+  });
+
+  it('run on the Node the tests were started on, as does a `node` a test starts from PATH', () => {
+    // `pnpm test:node <line>` says which Node it started; with plain `pnpm test`, the one running vitest.
+    const expected = process.env.GATEWAY_ERRORS_TEST_NODE ?? process.versions.node;
+    expect(process.versions.node).toBe(expected);
+    expect(run('node', ['-p', 'process.versions.node'], fixture).trim()).toBe(expected);
   });
 });
