@@ -424,7 +424,7 @@ const fetchRows: Row[] = [
     expected: failure(502, 'tls_certificate_error', 'tls', false, 'DEPTH_ZERO_SELF_SIGNED_CERT'),
   },
   {
-    name: 'fetch: TLS to a plain-HTTP port (ERR_SSL_WRONG_VERSION_NUMBER, or PACKET_LENGTH_TOO_LONG on OpenSSL 3.5.0-3.5.5)',
+    name: 'fetch: TLS to a plain-HTTP port (ERR_SSL_WRONG_VERSION_NUMBER, or PACKET_LENGTH_TOO_LONG on OpenSSL 3.5 before 3.5.6)',
     make: async () => caught(async () => fetch(https(await up(echoUpstream)))),
     raw: { 'cause.code': plainHttpOverTls.code, 'cause.reason': plainHttpOverTls.reason },
     expected: failure(502, 'tls_protocol_error', 'tls', false, plainHttpOverTls.code),
