@@ -23,9 +23,6 @@ export type ConfigErrorCode =
 /** Where each code is explained: an installed package has no docs folder, so the message links the repository's. */
 const docsUrl = 'https://github.com/gateway-errors/gateway-errors/blob/main/docs/configuration-errors.md';
 
-/** The error classes a configuration error is an instance of. */
-type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
-
 /** A configuration error, as {@link configError} makes it. */
 export type ConfigError = Error & { readonly code: ConfigErrorCode };
 
@@ -41,7 +38,7 @@ export type ConfigError = Error & { readonly code: ConfigErrorCode };
 export function configError(
   code: ConfigErrorCode,
   message: string,
-  options: { readonly kind?: ErrorClass; readonly cause?: unknown } = {},
+  options: { readonly kind?: ErrorConstructor; readonly cause?: unknown } = {},
 ): ConfigError {
   const Kind = options.kind ?? TypeError;
   const text = `gateway-errors: ${message} See ${docsUrl}#${code.toLowerCase()}`;
