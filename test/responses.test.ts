@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { echoUpstream, refusingUpstream } from '@gateway-errors/testing';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -191,6 +192,52 @@ describe.each(adapters)('$name: a user callback that misbehaves', (adapter) => {
       /^gateway-errors: the render hook returned a header Node cannot send \(.+\), so the default page was sent\.$/,
     );
     expect(passedOn).toEqual([]);
+  });
+});
+
+describe.each(adapters)('$name: a render hook cannot reframe the response', (adapter) => {
+  const h = harness(adapter);
+
+  /** Sends one request that asks to close, and resolves with every byte (latin1) once the connection ended. */
+  function exchange(port: number): Promise<string> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(port, '127.0.0.1');
+      socket.on('connect', () => socket.write('GET /api/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n'));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      socket.on('error', () => {});
+    });
+  }
+
+  it.each([
+    ['Transfer-Encoding: chunked', { 'Transfer-Encoding': 'chunked' }],
+    ['Transfer-Encoding: gzip', { 'Transfer-Encoding': 'gzip' }],
+    ['Connection and Keep-Alive', { Connection: 'keep-alive, x-request-id', 'Keep-Alive': 'timeout=600' }],
+  ])('%s from a render hook: its page, framed by Content-Length alone, and one warning', async (_what, headers) => {
+    // RFC 9112 §6.3: Content-Length with Transfer-Encoding is a framing a front proxy may read either way; the bytes
+    // it reads past the page would be the next response on its connection (response desync).
+    const render = () => ({ status: 503, headers, body: 'custom page' });
+    const app = await h.gateway(refusingUpstream, { retry: false }, { errors: { render } });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const bytes = await exchange(app.port);
+      await new Promise((resolve) => setImmediate(resolve));
+      const end = bytes.indexOf('\r\n\r\n');
+      const head = bytes.slice(0, end).toLowerCase();
+      expect(head.split('\r\n')[0]).toBe('http/1.1 503 service unavailable');
+      expect(head).not.toContain('\r\ntransfer-encoding:');
+      expect(head).not.toContain('\r\nkeep-alive:');
+      expect(head).not.toContain('x-request-id,');
+      expect(head).toContain(`\r\ncontent-length: ${'custom page'.length}`);
+      expect(bytes.slice(end + 4)).toBe('custom page');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^gateway-errors: the render hook returned .+, which only the connection sets/);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 
