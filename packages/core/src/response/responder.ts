@@ -38,6 +38,22 @@ export interface ErrorResponder {
   readonly settings: RenderSettings;
 }
 
+/**
+ * Fields about the connection and the framing of the body (RFC 9110 §7.6.1, RFC 9112 §6), which Node and the responder
+ * set. From a render hook, Transfer-Encoding beside the computed Content-Length would frame one page two ways (RFC 9112
+ * §6.3: a front proxy may read either, and take the bytes past the page for the next response on its connection), and
+ * Connection or Keep-Alive would keep open a connection the client asked to close.
+ */
+const connectionFields: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 /** A CSP nonce as RFC 9110-safe base64 (CSP3 nonce-source: base64 or base64url): anything else is not echoed. */
 const plainNonce = /^[A-Za-z0-9+/_-]{1,256}={0,2}$/;
 const nonceSource = /'nonce-([A-Za-z0-9+/_-]+={0,2})'/;
@@ -205,6 +221,7 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
       );
     }
     const headers = errorHeaders(failure, audience, settings, retryAfter);
+    const leftOut: string[] = [];
     try {
       for (const [name, value] of Object.entries(custom.headers ?? {})) {
         const text = String(value);
@@ -212,7 +229,8 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
         // value would split the response, RFC 9110 §5.5), with the head half-written and no answer at all.
         validateHeaderName(name);
         validateHeaderValue(name, text);
-        headers[name.toLowerCase()] = text;
+        if (connectionFields.has(name.toLowerCase())) leftOut.push(name);
+        else headers[name.toLowerCase()] = text;
       }
     } catch (error) {
       warn(
@@ -220,6 +238,12 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
         `the render hook returned a header Node cannot send (${messageOf(error)}), so the default page was sent.`,
       );
       return renderFailure(failure, audience, settings);
+    }
+    if (leftOut.length > 0) {
+      warn(
+        'connection',
+        `the render hook returned ${leftOut.join(', ')}, which only the connection sets; left out, the page went framed by its Content-Length.`,
+      );
     }
     headers['content-type'] ??= contentTypeOf(audience.format);
     headers['content-length'] = String(Buffer.byteLength(custom.body));

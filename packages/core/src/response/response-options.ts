@@ -30,7 +30,8 @@ export interface RenderRequest {
  * A render hook: return `{ status, headers, body }` to take full control, or `undefined` for the default page.
  * Your headers are laid over ours (`Cache-Control: no-store`, Vary, X-Robots-Tag, X-Request-Id, Retry-After and
  * Proxy-Status stay unless you replace them); Content-Type defaults to the negotiated format's, Content-Length is
- * always computed. A status that is not 4xx or 5xx is replaced by the failure's: never a 200 error page, never a
+ * always computed, and fields about the connection or the framing (Transfer-Encoding, Connection, Keep-Alive, Upgrade,
+ * TE, Trailer) are left out, with a process warning once. A status that is not 4xx or 5xx is replaced by the failure's: never a 200 error page, never a
  * redirect. A hook that throws, returns something else, or returns a header Node cannot send (a CR or LF in a value,
  * a name that is not a token) gets the default page, and a process warning once.
  */
