@@ -12,6 +12,7 @@
  *   proxy/        forwarding: createProxy(), attempts, the node:http engine, headers, bodies, options, events, logTo()
  *   node-http/    the layer over Node's request and response: request id, original URL, refusals, WebSocket
  *                 handshakes, and what the adapters build their middleware from
+ *   store/        state that gateway instances share: the store contract, and the in-memory default
  *
  * @packageDocumentation
  */
@@ -116,3 +117,5 @@ export {
   type SiteLocals,
   type TemplateSet,
 } from './response/index.js';
+// Shared state: the store contract (for a store of your own), and the in-memory default.
+export { type GatewayStore, type GatewayStoreEvents, type MemoryStoreOptions, memoryStore } from './store/index.js';

@@ -1,5 +1,5 @@
+import { memoryStore } from '@gateway-errors/core';
 import { describe, expect, it } from 'vitest';
-import { memoryStore } from '../src/store/memory-store.js';
 
 function clock(start = 1_000_000) {
   const time = { now: start };
