@@ -1,8 +1,7 @@
-import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import { createServer, request } from 'node:http';
+import { echoUpstream, httpUpstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 import { classify } from '../src/failure/classify.js';
 import { failureOf } from '../src/failure/failure.js';
 import {
@@ -124,20 +123,13 @@ describe('balancer', () => {
 });
 
 describe('balancer over real sockets', () => {
-  const upstreams: Upstream[] = [];
-  let server: Server | undefined;
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    server = undefined;
-    await Promise.all(upstreams.splice(0).map((u) => u.close()));
-  });
+  const servers = testServers();
 
   /** The proxy's attempt loop in miniature: choose, attempt, report, retry once elsewhere if it never got there. */
   async function gateway(targets: string[], options: BalancerOptions, clock: { now: () => number }) {
     const created = createBalancer(targets, options, { now: clock.now, random: () => 0 });
     balancer = created;
-    server = createServer(async (req, res) => {
+    const server = createServer(async (req, res) => {
       const tried = new Set<Target>();
       for (let attempt = 1; ; attempt++) {
         const choice = created.choose(tried);
@@ -168,9 +160,7 @@ describe('balancer over real sockets', () => {
         }
       }
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return servers.serve(server);
   }
 
   async function get(url: string) {
@@ -184,14 +174,14 @@ describe('balancer over real sockets', () => {
   }
 
   it('moves traffic off a target that resets, fails fast when both are out, and comes back after the open time', async () => {
-    const healthy = await echoUpstream();
-    upstreams.push(healthy);
+    const healthy = await servers.stopAfter(echoUpstream());
     let down = true;
-    const flaky = await httpUpstream((req, res) => {
-      if (down) req.socket.resetAndDestroy();
-      else res.end('back\n');
-    });
-    upstreams.push(flaky);
+    const flaky = await servers.stopAfter(
+      httpUpstream((req, res) => {
+        if (down) req.socket.resetAndDestroy();
+        else res.end('back\n');
+      }),
+    );
     const clock = { time: 0, now: () => clock.time };
     const url = await gateway(
       [flaky.url, healthy.url],

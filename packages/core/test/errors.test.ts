@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import express from 'express';
 // biome-ignore lint/style/noRestrictedImports: a test that real Koa answers our errors; the core itself never imports it.
 import Koa from 'koa';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 describe('error classes', () => {
   const cause = Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:443'), { code: 'ECONNREFUSED' });
@@ -179,18 +180,11 @@ describe('two copies of the package in one process', () => {
 });
 
 describe('framework default handlers answer our errors correctly, with nothing of ours mounted', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    server = undefined;
+  const servers = testServers();
+  const serve = (handler: RequestListener): Promise<string> => servers.serve(handler);
+  afterEach(() => {
     vi.restoreAllMocks();
   });
-
-  async function serve(handler: RequestListener): Promise<string> {
-    server = createServer(handler);
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  }
 
   it("Express's finalhandler: status, Retry-After, and no internal message", async () => {
     const app = express();

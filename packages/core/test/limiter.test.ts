@@ -1,8 +1,7 @@
-import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request } from 'node:http';
 import { hangingUpstream, slowHeadUpstream, type Upstream } from '@gateway-errors/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 import {
   type Admission,
   type ConcurrencyLimiter,
@@ -145,19 +144,13 @@ describe('concurrency limit', () => {
 });
 
 describe('concurrency limit over real sockets', () => {
+  const servers = testServers();
   let upstream: Upstream | undefined;
-  let server: Server | undefined;
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    await upstream?.close();
-    server = upstream = undefined;
-  });
 
   /** A gateway that takes a slot per request, forwards it, and counts every release. */
   async function gateway(limiter: ConcurrencyLimiter, target: string) {
     const stats = { releases: 0, admissions: 0 };
-    server = createServer(async (req, res) => {
+    const server = createServer(async (req, res) => {
       const client = new AbortController();
       res.on('close', () => client.abort());
       const admission = await limiter.acquire(client.signal);
@@ -189,9 +182,7 @@ describe('concurrency limit over real sockets', () => {
       });
       upstreamReq.end();
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stats };
+    return { url: await servers.serve(server), stats };
   }
 
   function get(url: string) {
@@ -209,7 +200,7 @@ describe('concurrency limit over real sockets', () => {
   }
 
   it('serves max at once, queues one, and answers 503 connection_limit_reached with Retry-After past the queue', async () => {
-    upstream = await slowHeadUpstream({ delay: 150 });
+    upstream = await servers.stopAfter(slowHeadUpstream({ delay: 150 }));
     const limiter = createLimiter({ max: 1, queue: 1, queueTimeout: 5000, retryAfter: 2 });
     const { url, stats } = await gateway(limiter, upstream.url);
     const first = get(`${url}/a`);
@@ -226,7 +217,7 @@ describe('concurrency limit over real sockets', () => {
   });
 
   it('releases exactly once when clients go away, in flight and in the queue', async () => {
-    upstream = await hangingUpstream();
+    upstream = await servers.stopAfter(hangingUpstream());
     const limiter = createLimiter({ max: 2, queue: 2, queueTimeout: 60_000 });
     const { url, stats } = await gateway(limiter, upstream.url);
     const clients = Array.from({ length: 4 }, (_, i) => request(`${url}/${i}`, { agent: false }).on('error', () => {}));

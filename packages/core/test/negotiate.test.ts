@@ -1,12 +1,11 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createErrorResponder } from '@gateway-errors/core';
 import { failureOf, localeNegotiator, negotiateFormat } from '@gateway-errors/core/unstable-internals';
 import axios from 'axios';
 import got from 'got';
 import nodeFetch from 'node-fetch';
 import { request as undiciRequest } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 // node-fetch 2 is installed under an alias that has no type declarations; it is called as fetch() is.
 const nodeFetch2 = (await import('node-fetch2' as string)).default as typeof fetch;
@@ -90,20 +89,11 @@ describe('localeNegotiator', () => {
 });
 
 describe('real clients get the right format', () => {
-  let server: Server | undefined;
-  afterEach(async () => {
-    const running = server;
-    server = undefined;
-    if (running === undefined) return;
-    running.closeAllConnections();
-    await new Promise((resolve) => running.close(resolve));
-  });
+  const servers = testServers();
 
   async function start(): Promise<string> {
     const responder = createErrorResponder();
-    server = createServer((req, res) => responder.send(failureOf('connection_refused'), req, res));
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    return `${await servers.serve((req, res) => responder.send(failureOf('connection_refused'), req, res))}/`;
   }
 
   it.each([

@@ -1,8 +1,9 @@
-import { createServer, type IncomingHttpHeaders, type RequestListener, request, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { type IncomingHttpHeaders, type RequestListener, request } from 'node:http';
+import { connect } from 'node:net';
 import { createErrorResponder } from '@gateway-errors/core';
 import { failureOf, mergeVary, writeError } from '@gateway-errors/core/unstable-internals';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
@@ -14,19 +15,10 @@ interface Answer {
   body: Buffer;
 }
 
-let server: Server | undefined;
-afterEach(async () => {
-  const running = server;
-  server = undefined;
-  if (running === undefined) return;
-  running.closeAllConnections();
-  await new Promise((resolve) => running.close(resolve));
-});
+const servers = testServers();
 
 async function serve(handler: RequestListener): Promise<string> {
-  server = createServer(handler);
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return `${await servers.serve(handler)}/`;
 }
 
 function call(url: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {

@@ -1,5 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import {
   createErrorResponder,
   type ErrorResponder,
@@ -8,28 +7,14 @@ import {
 } from '@gateway-errors/core';
 import { declaredFailure, failureOf } from '@gateway-errors/core/unstable-internals';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 const browser = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
-let server: Server | undefined;
+const servers = testServers();
 let upstream: Upstream | undefined;
-afterEach(async () => {
-  const running = server;
-  server = undefined;
-  if (running !== undefined) {
-    running.closeAllConnections();
-    await new Promise((resolve) => running.close(resolve));
-  }
-  await upstream?.close();
-  upstream = undefined;
-});
-
-async function serve(handler: RequestListener): Promise<string> {
-  server = createServer(handler);
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const serve = (handler: RequestListener): Promise<string> => servers.serve(handler);
 
 /** Collects process warnings while `run` runs. */
 async function warningsOf(run: () => unknown): Promise<string[]> {
@@ -105,7 +90,7 @@ describe('options are validated once, at construction, with the fix in the messa
 
 describe('handle()', () => {
   it('answers a gateway failure from a real refused fetch, with nothing internal in production', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const target = upstream.url;
     const port = String(upstream.port);
     const responder = createErrorResponder({ development: false });
@@ -132,7 +117,7 @@ describe('handle()', () => {
   });
 
   it('shows the same failure’s diagnostics, escaped, in development', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const target = upstream.url;
     const responder = createErrorResponder({ development: true });
     const url = await serve((req, res) => {

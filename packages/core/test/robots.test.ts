@@ -1,9 +1,8 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { dieMidBodyUpstream, httpUpstream, refusingUpstream, type Upstream } from '@gateway-errors/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 import {
   createRobotsKeeper,
   type RobotsKeeper,
@@ -67,19 +66,10 @@ describe('robots.txt: options and matching', () => {
 });
 
 describe('robots.txt over real sockets', () => {
-  const upstreams: Upstream[] = [];
-  let server: Server | undefined;
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-    server = undefined;
-    await Promise.all(upstreams.splice(0).map((u) => u.close()));
-  });
+  const servers = testServers();
 
   async function start(make: () => Promise<Upstream>): Promise<Upstream> {
-    const upstream = await make();
-    upstreams.push(upstream);
-    return upstream;
+    return servers.stopAfter(make());
   }
 
   /**
@@ -89,7 +79,7 @@ describe('robots.txt over real sockets', () => {
   async function gateway(robots: RobotsKeeper, target: () => string) {
     // The client's Host goes upstream unchanged, as without changeOrigin.
     const sourceOf = (req: IncomingMessage): RobotsSource => ({ upstream: target(), host: req.headers.host ?? '' });
-    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const upstreamReq = request(`${target()}${req.url}`, { method: req.method, headers: req.headers, agent: false });
       upstreamReq.on('response', (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
@@ -111,9 +101,7 @@ describe('robots.txt over real sockets', () => {
       });
       req.pipe(upstreamReq);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return servers.serve(server);
   }
 
   function get(url: string, options: { method?: string; host?: string } = {}) {
@@ -313,30 +301,26 @@ describe('robots.txt over real sockets', () => {
   it('does not write when the head was already sent', async () => {
     const robots = createRobotsKeeper();
     let answered: boolean | undefined;
-    server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
       answered = robots.answer(req, res, { upstream: undefined, host: '' });
       res.end();
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const res = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/robots.txt`);
+    const res = await get(`${await servers.serve(server)}/robots.txt`);
     expect(answered).toBe(false);
     expect(res.body).toBe('partial');
   });
 
   it('drops a validator or an encoding an earlier handler set', async () => {
     const robots = createRobotsKeeper();
-    server = createServer((req, res) => {
+    const server = createServer((req, res) => {
       res.setHeader('etag', '"v1"');
       res.setHeader('content-encoding', 'gzip');
       res.setHeader('x-frame-options', 'DENY');
       robots.answer(req, res, { upstream: undefined, host: '' });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const res = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/robots.txt`);
+    const res = await get(`${await servers.serve(server)}/robots.txt`);
     expect(res.status).toBe(200);
     expect(res.headers.etag).toBeUndefined();
     expect(res.headers['content-encoding']).toBeUndefined();

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request } from 'node:http';
 import { echoUpstream, httpUpstream, refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 import { classify } from '../src/failure/classify.js';
 import { failureOf, type GatewayFailure } from '../src/failure/failure.js';
 import {
@@ -18,24 +18,15 @@ import {
 const refused = { kind: 'failed', failure: failureOf('connection_refused') } as const;
 const urls = ['http://10.0.0.1:4000', 'http://10.0.0.2:4000', 'http://10.0.0.3:4000'];
 
-const upstreams: Upstream[] = [];
+const servers = testServers();
 let pool: TargetPool | undefined;
-let server: Server | undefined;
-afterEach(async () => {
+afterEach(() => {
   pool?.close();
   pool = undefined;
-  if (server !== undefined) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    server = undefined;
-  }
-  await Promise.all(upstreams.splice(0).map((u) => u.close()));
 });
 
-async function start(make: () => Promise<Upstream>): Promise<Upstream> {
-  const upstream = await make();
-  upstreams.push(upstream);
-  return upstream;
+function start(make: () => Promise<Upstream>): Promise<Upstream> {
+  return servers.stopAfter(make());
 }
 
 function poolOf(targets: string | string[], options?: TargetPoolOptions) {
@@ -256,7 +247,7 @@ describe('targets: failover over real sockets', () => {
             .end();
         },
       );
-    server = createServer(async (_req, res) => {
+    const server = createServer(async (_req, res) => {
       const tried = new Set<Target>();
       const via: string[] = [];
       for (let n = 1; n <= 2; n++) {
@@ -278,9 +269,7 @@ describe('targets: failover over real sockets', () => {
       }
       res.writeHead(502, { 'x-via': via.join(',') }).end();
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return servers.serve(server);
   }
 
   async function get(url: string) {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { gatewayErrors, gatewayProxy, maintenance, ServiceUnavailableError } from '@gateway-errors/express';
 import { refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import express5 from 'express';
 import express4 from 'express4';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 // What only Express has: error handlers told apart by arity, sub-apps and Routers, two major versions.
 // The behaviour both frameworks share is proven by the scenario matrix in the repository's test/ directory.
@@ -15,22 +15,9 @@ const versions = [
   ['Express 4', express4 as typeof express5, '/api/*'],
 ] as const;
 
+const servers = testServers();
 let upstream: Upstream | undefined;
-let server: Server | undefined;
-afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  await upstream?.close();
-  server = upstream = undefined;
-});
-
-async function listen(app: express5.Express): Promise<string> {
-  server = createServer(app);
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return `http://127.0.0.1:${address.port}`;
-}
+const listen = (app: express5.Express): Promise<string> => servers.serve(app);
 
 /** The Proxy-Status of a refused request: `edge` when gatewayErrors({ proxyName: 'edge' }) answered it. */
 async function proxyStatusOf(url: string, path: string): Promise<string | undefined> {
@@ -77,7 +64,7 @@ describe('@gateway-errors/express', () => {
 
 describe.each(versions)('%s: named middleware', (_name, express) => {
   it('shows gatewayErrors, gatewayProxy and maintenance in the router and in stack traces', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const stacks: string[] = [];
     const app = express();
     const here = () => stacks.push(new Error('here').stack ?? '');
@@ -100,7 +87,7 @@ describe.each(versions)('%s: named middleware', (_name, express) => {
 
 describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_name, express, wildcard) => {
   it('on the same app, after the proxy', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = express();
     app.use('/api', gatewayProxy({ target: upstream.url }));
     app.use(gatewayErrors({ proxyName: 'edge' }));
@@ -108,7 +95,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('on the parent app, when the proxy is in a sub-app', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const sub = express();
     sub.use('/api', gatewayProxy({ target: upstream.url }));
     const app = express();
@@ -118,7 +105,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('in the sub-app itself', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const sub = express();
     sub.use('/api', gatewayProxy({ target: upstream.url }));
     sub.use(gatewayErrors({ proxyName: 'edge' }));
@@ -128,7 +115,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('on the app, when the proxy is in a Router', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const router = express.Router();
     router.use('/api', gatewayProxy({ target: upstream.url }));
     const app = express();
@@ -138,7 +125,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('inside the Router', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const router = express.Router();
     router.use('/api', gatewayProxy({ target: upstream.url }));
     router.use(gatewayErrors({ proxyName: 'edge' }));
@@ -148,7 +135,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('after the proxy on a route', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = express();
     app.all(wildcard, gatewayProxy({ target: upstream.url }));
     app.use(gatewayErrors({ proxyName: 'edge' }));
@@ -158,7 +145,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   it('mounted before the proxy it never sees the error: the proxy answers with the defaults instead', async () => {
     // Express runs error handlers in order, so without this check the error would skip it and reach Express's own
     // handler: the right status, but a bare page (with the stack outside production).
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = express();
     app.use(gatewayErrors({ proxyName: 'edge' }));
     app.use('/api', gatewayProxy({ target: upstream.url }));
@@ -166,7 +153,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('one before and one after the proxy: the one after answers', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = express();
     app.use(gatewayErrors({ proxyName: 'early' }));
     app.use('/api', gatewayProxy({ target: upstream.url }));
@@ -175,7 +162,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('an error handler between the proxy and gatewayErrors() still sees the failure first', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const seen: unknown[] = [];
     const app = express();
     app.use('/api', gatewayProxy({ target: upstream.url }));
@@ -190,7 +177,7 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
   });
 
   it('none mounted: the proxy answers with the defaults, and the next error handler is not called', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const seen: unknown[] = [];
     const app = express();
     app.use('/api', gatewayProxy({ target: upstream.url }));

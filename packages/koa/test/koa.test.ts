@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import {
   connect as connectHttp2,
   createSecureServer as createSecureHttp2Server,
@@ -12,7 +11,8 @@ import Koa3 from 'koa';
 import mount from 'koa-mount';
 import Koa2 from 'koa2';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { testServers } from '../../../test/support/servers.js';
 
 // What only Koa has: its own onerror, the app's `error` event, ctx.throw, sub-apps under koa-mount.
 // The behaviour both frameworks share is proven by the scenario matrix in the repository's test/ directory.
@@ -22,22 +22,9 @@ const versions = [
   ['Koa 2', Koa2 as typeof Koa3],
 ] as const;
 
+const servers = testServers();
 let upstream: Upstream | undefined;
-let server: Server | undefined;
-afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
-  await upstream?.close();
-  server = upstream = undefined;
-});
-
-async function listen(app: Koa3): Promise<string> {
-  server = createServer(app.callback());
-  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return `http://127.0.0.1:${address.port}`;
-}
+const listen = (app: Koa3): Promise<string> => servers.serve(app.callback());
 
 const cors = { 'Access-Control-Allow-Origin': 'https://app.example', 'X-Frame-Options': 'DENY' };
 
@@ -61,7 +48,7 @@ describe('@gateway-errors/koa', () => {
 
 describe.each(versions)('%s', (_name, Koa) => {
   it("names its middleware: stack traces and Koa's debug output (DEBUG=koa:application) show gatewayErrors, maintenance and gatewayProxy", async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const stacks: string[] = [];
     const here = () => stacks.push(new Error('here').stack ?? '');
     const app = new Koa();
@@ -121,8 +108,6 @@ describe.each(versions)('%s', (_name, Koa) => {
     const bare = await request(await listen(build(false))).get('/');
     expect(bare.status).toBe(503);
     expect(bare.headers['access-control-allow-origin']).toBeUndefined(); // Koa's onerror: the reason we exist
-    server?.closeAllConnections();
-    server?.close();
 
     const res = await request(await listen(build(true))).get('/');
     expect(res.status).toBe(503);
@@ -133,7 +118,7 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   it("emits the app's error event for a gateway failure it answers, with the context", async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = new Koa();
     const events: Array<[unknown, unknown]> = [];
     app.on('error', (error, ctx) => events.push([error, ctx]));
@@ -151,7 +136,7 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   it('emits nothing with emitError: false', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = new Koa();
     const events: unknown[] = [];
     app.on('error', (error) => events.push(error));
@@ -180,7 +165,7 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   it('finds gatewayErrors() of the parent app from a sub-app under koa-mount', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const sub = new Koa();
     sub.use(gatewayProxy({ target: upstream.url }));
     const app = new Koa();
@@ -207,7 +192,7 @@ describe.each(versions)('%s', (_name, Koa) => {
   });
 
   it('gatewayProxy() answers with the defaults when gatewayErrors() is mounted below it, not above', async () => {
-    upstream = await refusingUpstream();
+    upstream = await servers.stopAfter(refusingUpstream());
     const app = new Koa();
     app.silent = true;
     app.use(gatewayProxy({ target: upstream.url }));
@@ -220,7 +205,7 @@ describe.each(versions)('%s', (_name, Koa) => {
 
 describe('Koa 3 on HTTP/2 with allowHTTP1', () => {
   it('the proxy sends browsers back to HTTP/1.1 (HTTP_1_1_REQUIRED) and serves them there', async () => {
-    upstream = await echoUpstream();
+    upstream = await servers.stopAfter(echoUpstream());
     const app = new Koa3();
     // Koa's on-finished hears the reset stream's error and reports it once through the app's error event.
     const reported: Array<{ code?: string }> = [];
