@@ -4,7 +4,11 @@ import type { EventEmitter } from 'node:events';
 export interface GatewayStoreEvents {
   /** The store stopped answering (once per outage): everything goes on with local state. */
   down: [error: Error];
-  /** The store answers again after an outage; subscriptions are active again. */
+  /**
+   * The store answers, with its subscriptions active: once it first connected, and again after each outage. Read
+   * the shared state again then (it may have changed meanwhile), and send what was set locally while it was down.
+   * A store that is always there (the memory store) never emits it.
+   */
   up: [];
 }
 
@@ -41,7 +45,8 @@ export interface GatewayStore extends EventEmitter<GatewayStoreEvents> {
   publish(channel: string, message: string): Promise<void>;
   /**
    * Calls `listener` with every message published on `channel` from now on (never with one from before: read the
-   * current state with `get` after subscribing, and again on `up`). Returns the function that unsubscribes.
+   * current state with `get` after subscribing, and again on `up`). Messages carry state, not commands: one may come
+   * twice, or be lost in an outage (hence the reading again on `up`). Returns the function that unsubscribes.
    */
   subscribe(channel: string, listener: (message: string) => void): () => void;
   /** Ends the store's connections and timers; later calls do nothing. Resolves once it is closed. */
