@@ -17,6 +17,7 @@ const entries = [
   ['core', 'core-unstable-internals', 'unstable-internals', { 'ae-forgotten-export': { logLevel: 'none' } }],
   ['express', 'express', 'index'],
   ['koa', 'koa', 'index'],
+  ['redis', 'redis', 'index'],
   ['testing', 'testing', 'index'],
 ];
 

@@ -22,7 +22,7 @@ if (!available && !inCI) {
 export function launch(extra: readonly string[] = []): Promise<Browser> {
   if (!available) {
     throw new Error(
-      `No chromium at ${executablePath}: the browser tests are required in CI. Install it with apt-get install -y chromium (scripts/ensure-chromium.mjs does, as root).`,
+      `No chromium at ${executablePath}: the browser tests are required in CI. Install it with apt-get install -y chromium (scripts/ensure-tools.mjs does, as root).`,
     );
   }
   return chromium.launch({
