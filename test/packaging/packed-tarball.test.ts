@@ -27,8 +27,8 @@ beforeAll(() => {
   run(process.execPath, [join(root, 'scripts/pack-all.mjs'), tarballs], root);
   writeFileSync(join(fixture, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }));
   const packed = readdirSync(tarballs).map((file) => join(tarballs, file));
-  expect(packed).toHaveLength(4);
-  // The frameworks are peer dependencies: npm installs them with the adapters.
+  expect(packed).toHaveLength(5);
+  // The frameworks are peer dependencies: npm installs them with the adapters; the Redis client is a dependency.
   run(
     'npm',
     [
@@ -54,7 +54,7 @@ describe('packed tarballs', () => {
     expect(files).toContain('node_modules/@gateway-errors/core/templates/layout.ejs');
     expect(files).toContain('node_modules/@gateway-errors/core/dist/index.d.ts');
     expect(files).toContain('node_modules/@gateway-errors/core/dist/unstable-internals.d.ts');
-    for (const name of ['core', 'express', 'koa', 'testing']) {
+    for (const name of ['core', 'express', 'koa', 'redis', 'testing']) {
       expect(files).toContain(`node_modules/@gateway-errors/${name}/LICENSE`);
     }
     expect(files.filter((file) => /\/test\/|\.test\.|tsbuildinfo/.test(file))).toEqual([]);
@@ -68,7 +68,12 @@ describe('packed tarballs', () => {
       import * as koa from '@gateway-errors/koa';
       import { failureOf } from '@gateway-errors/core/unstable-internals';
       import { refusingUpstream } from '@gateway-errors/testing';
+      import { redisStore } from '@gateway-errors/redis';
       if (typeof koa.gatewayProxy !== 'function') throw new Error('koa adapter');
+      // Its Redis client came from the registry; nothing listens on port 1, and close() ends the reconnecting.
+      const store = redisStore({ url: 'redis://127.0.0.1:1', warn: false });
+      if (store.kind !== 'redis' || (await store.get('state')) !== undefined) throw new Error('redis store');
+      await store.close();
       if (failureOf('connection_refused').status !== 502) throw new Error('core/unstable-internals');
       // The middleware is named for stack traces and router debug output, in the built code too.
       const names = [gatewayErrors(), gatewayProxy({ target: 'http://127.0.0.1:1' }), koa.maintenance()].map((m) => m.name);
@@ -92,8 +97,9 @@ describe('packed tarballs', () => {
   it('load with require() on Node 20.19+, 22.12+ and 24+ (require of ESM)', () => {
     const script = `const core = require('@gateway-errors/core');
       const internals = require('@gateway-errors/core/unstable-internals');
-      console.log(typeof core.classify, typeof core.createProxy, typeof internals.createBreaker);`;
-    expect(run(process.execPath, ['-e', script], fixture).trim()).toBe('function function function');
+      const redis = require('@gateway-errors/redis');
+      console.log(typeof core.classify, typeof core.createProxy, typeof internals.createBreaker, typeof redis.redisStore);`;
+    expect(run(process.execPath, ['-e', script], fixture).trim()).toBe('function function function function');
   });
 
   it('type-check in a consumer project', () => {
@@ -102,6 +108,10 @@ describe('packed tarballs', () => {
       `import { gatewayErrors, gatewayProxy, ServiceUnavailableError, type GatewayFailure } from '@gateway-errors/express';
        import { gatewayErrors as koaErrors } from '@gateway-errors/koa';
        import { hangingUpstream, type Upstream } from '@gateway-errors/testing';
+       import { redisStore, type RedisStoreOptions } from '@gateway-errors/redis';
+       import type { GatewayStore } from '@gateway-errors/core';
+       const storeOptions: RedisStoreOptions = { url: 'redis://127.0.0.1:6379', timeout: 20 };
+       const store: GatewayStore = redisStore(storeOptions);
        import { createBreaker, type CircuitBreaker } from '@gateway-errors/core/unstable-internals';
        const breaker: CircuitBreaker = createBreaker({ consecutiveFailures: 3 });
        const handler = gatewayErrors({ locals: { siteName: 'Acme' } });
@@ -109,7 +119,7 @@ describe('packed tarballs', () => {
        const error = new ServiceUnavailableError({ retryAfter: 120 });
        const failure: GatewayFailure = error.failure;
        const upstream: Promise<Upstream> = hangingUpstream();
-       export { handler, proxy, failure, upstream, koaErrors, breaker };\n`,
+       export { handler, proxy, failure, upstream, koaErrors, breaker, store };\n`,
     );
     writeFileSync(
       join(fixture, 'tsconfig.json'),
