@@ -85,6 +85,21 @@ describe('connection-level failures', () => {
     expect(upstream.requests).toBe(0);
   });
 
+  it('refusingUpstream: no server listening on port 0 can be given its port', async () => {
+    upstream = await refusingUpstream();
+    // A port-0 listener gets a port of the ephemeral range (never a privileged one): whatever other tests start while
+    // this one runs, the proxy's connection is refused, never answered by one of them.
+    expect(upstream.port).toBeGreaterThan(0);
+    expect(upstream.port).toBeLessThan(1024);
+    const others = await Promise.all(Array.from({ length: 20 }, () => echoUpstream()));
+    try {
+      expect(others.map((other) => other.port)).not.toContain(upstream.port);
+      expect((await get(upstream.url)).error).toBe('ECONNREFUSED');
+    } finally {
+      await Promise.all(others.map((other) => other.close()));
+    }
+  });
+
   it('resetOnAccept: RST before a byte is read', async () => {
     upstream = await resetOnAccept();
     expect(await exchange(upstream)).toEqual({ bytes: '', ending: 'reset' });
