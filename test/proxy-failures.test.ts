@@ -39,7 +39,7 @@ describe.each(adapters)('$name: proxy failures', (adapter) => {
   it('refused connection: 502 connection_refused', async () => {
     const { url, upstream } = await h.gateway(refusingUpstream);
     const res = await request(url).get('/api/x').set('Accept', htmlAccept);
-    expectError(res, { status: 502, format: 'html', type: 'connection_refused', secrets: [String(upstream.port)] });
+    expectError(res, { status: 502, format: 'html', type: 'connection_refused', secrets: [`:${upstream.port}`] });
   });
 
   it('reset as soon as the connection is accepted: 502 connection_terminated', async () => {

@@ -107,7 +107,7 @@ describe('handle()', () => {
       const body = await res.text();
       expect(res.status).toBe(502);
       expect(res.headers.get('proxy-status')).toBe('gateway-errors; error=connection_refused');
-      for (const leak of ['127.0.0.1', port, 'fetch failed', 'ECONNREFUSED', 'TypeError', ' at ']) {
+      for (const leak of ['127.0.0.1', `:${port}`, 'fetch failed', 'ECONNREFUSED', 'TypeError', ' at ']) {
         expect(body).not.toContain(leak);
         res.headers.forEach((value) => {
           expect(value).not.toContain(leak);

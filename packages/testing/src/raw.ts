@@ -1,4 +1,4 @@
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { listen, onRequestHead, type Upstream, type UpstreamState } from './upstream.js';
 
 /** Starts a TCP server that hands each connection, once its request head has arrived, to `behave`. */
@@ -14,14 +14,48 @@ function rawUpstream(behave: (socket: Socket, head: string) => void): Promise<Up
 }
 
 /**
- * A port where nothing listens: connecting to it fails with ECONNREFUSED.
- * The port was bound and released, so on a busy machine another process could take it in between; on a test
- * machine that is rare enough. `requests` is always 0.
+ * The ports `refusingUpstream()` gives out: privileged (below 1024), and of four digits, so that a test which checks
+ * that the port never shows in a page is not fooled by a `2` or a `600` of its markup. None is one of the Fetch
+ * standard's "bad ports", which fetch() refuses before connecting.
+ */
+const firstRefusingPort = 1001;
+const lastRefusingPort = 1023;
+
+/** The last port given out: each call gives the next, so that two at once are never the same. */
+let refusingPort = lastRefusingPort;
+
+/**
+ * A port on 127.0.0.1 where nothing listens: connecting to it fails with ECONNREFUSED. It is a privileged port
+ * (1001-1023), checked at creation to refuse a connection: a server that listens on port 0 (every other upstream here,
+ * and most test servers) is given a port of the ephemeral range (32768-60999 on Linux, 49152-65535 on macOS and
+ * Windows), never one of these, so no other test can take it while this one runs. (A port bound on 0 then released,
+ * as it was before, could be handed to the next port-0 listener, whose answer the test then got.) Each call gives
+ * another port, in turn (several targets that refuse are several targets). `requests` is always 0.
  */
 export async function refusingUpstream(): Promise<Upstream> {
-  const placeholder = await listen(createServer(), { requests: 0 });
-  await placeholder.close();
-  return { url: placeholder.url, port: placeholder.port, requests: 0, close: async () => {} };
+  for (let tried = firstRefusingPort; tried <= lastRefusingPort; tried++) {
+    refusingPort = refusingPort === lastRefusingPort ? firstRefusingPort : refusingPort + 1;
+    const port = refusingPort;
+    if (await refuses(port)) return { url: `http://127.0.0.1:${port}`, port, requests: 0, close: async () => {} };
+  }
+  throw new Error(
+    `refusingUpstream(): every port from ${firstRefusingPort} to ${lastRefusingPort} on 127.0.0.1 accepts connections or drops them`,
+  );
+}
+
+/** Whether a connection to `port` on 127.0.0.1 is refused. One that is accepted or goes unanswered is not. */
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const end = (refused: boolean) => {
+      socket.destroy();
+      resolve(refused);
+    };
+    socket.once('connect', () => end(false));
+    socket.once('error', (error: NodeJS.ErrnoException) => end(error.code === 'ECONNREFUSED'));
+    // A firewall that drops instead of refusing: not a port for this (loopback refuses at once).
+    socket.setTimeout(1000, () => end(false));
+  });
 }
 
 /** Accepts each connection and resets it at once (TCP RST), before reading anything. */
