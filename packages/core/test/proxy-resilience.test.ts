@@ -338,6 +338,23 @@ describe('robots.txt', () => {
     expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'connection_terminated' } });
   });
 
+  it('made-up Hosts that come first cannot keep the real site from having a copy (security review, open)', async () => {
+    const upstream = await virtualHosts('www.example', siteRules);
+    const gateway = await gatewayOf({ target: upstream.url, retry: false });
+    // Right after a start (a deploy), before any crawler asked: the keeper's 20 places, each a good answer worth
+    // keeping, and each refreshed as often as the attacker likes.
+    for (let i = 0; i < 20; i++) {
+      const junk = await send(`${gateway.url}/robots.txt`, { headers: { host: `junk-${i}.example` } });
+      expect(junk.body).toContain('# default host');
+    }
+    expect((await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } })).body).toBe(siteRules);
+    upstream.state.down = true;
+    const standIn = await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } });
+    expect(standIn.status).toBe(200);
+    // The permissive fallback instead: crawlers are told /private/ is open for as long as the outage lasts.
+    expect(standIn.body).toBe(siteRules);
+  });
+
   it('with changeOrigin, one copy stands for every Host: the upstream was asked under its own name', async () => {
     const upstream = await virtualHosts('www.example', siteRules);
     const gateway = await gatewayOf({ target: upstream.url, retry: false, changeOrigin: true });
