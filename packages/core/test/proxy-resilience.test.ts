@@ -9,6 +9,7 @@ import {
   type Upstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { faultyStore, type StoreFault } from '../../../test/support/stores.js';
 import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway, until } from './proxy-helpers.js';
 
 // How the proxy's attempt loop uses the resilience modules. What users see through the adapters is in
@@ -338,11 +339,12 @@ describe('robots.txt', () => {
     expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'connection_terminated' } });
   });
 
-  it('made-up Hosts that come first cannot keep the real site from having a copy (security review, open)', async () => {
+  it('made-up Hosts that come first cannot keep the real site from having a copy (security review)', async () => {
     const upstream = await virtualHosts('www.example', siteRules);
     const gateway = await gatewayOf({ target: upstream.url, retry: false });
-    // Right after a start (a deploy), before any crawler asked: the keeper's 20 places, each a good answer worth
-    // keeping, and each refreshed as often as the attacker likes.
+    // Right after a start (a deploy), before any crawler asked: twenty good answers worth keeping, each refreshed as
+    // often as the attacker likes. Copies are bounded by bytes, least recently used first: a newcomer always has a
+    // place.
     for (let i = 0; i < 20; i++) {
       const junk = await send(`${gateway.url}/robots.txt`, { headers: { host: `junk-${i}.example` } });
       expect(junk.body).toContain('# default host');
@@ -351,7 +353,7 @@ describe('robots.txt', () => {
     upstream.state.down = true;
     const standIn = await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } });
     expect(standIn.status).toBe(200);
-    // The permissive fallback instead: crawlers are told /private/ is open for as long as the outage lasts.
+    // Not the permissive fallback, which would tell crawlers /private/ is open for as long as the outage lasts.
     expect(standIn.body).toBe(siteRules);
   });
 
@@ -376,5 +378,75 @@ describe('robots.txt', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('User-agent: *\nAllow: /\n');
     expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'destination_unavailable' } });
+  });
+});
+
+describe('copies in a shared store', () => {
+  const siteRules = 'User-agent: *\nDisallow: /private/\n';
+
+  /** An upstream serving the site's robots.txt until `state.down`, then resetting every request. */
+  async function robotsSite() {
+    const state = { down: false };
+    const upstream = await upstreamOf(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        if (state.down) {
+          res.socket?.destroy();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': siteRules.length }).end(siteRules);
+      }),
+    );
+    return Object.assign(upstream, { state });
+  }
+
+  it('a copy one gateway kept answers a failure on another with the same targets', async () => {
+    const upstream = await robotsSite();
+    const store = faultyStore();
+    const seen = await gatewayOf({ target: upstream.url, retry: false, store });
+    expect((await send(`${seen.url}/robots.txt`, { headers: { host: 'www.example' } })).body).toBe(siteRules);
+    upstream.state.down = true;
+    // A gateway started after the copy was kept (a new instance): nothing in its own memory.
+    const other = await gatewayOf({ target: upstream.url, retry: false, store });
+    const standIn = await send(`${other.url}/robots.txt`, { headers: { host: 'www.example' } });
+    expect(standIn).toMatchObject({ status: 200, body: siteRules });
+    // Read once from the store, then from its own memory.
+    const reads = store.reads.length;
+    expect((await send(`${other.url}/robots.txt`, { headers: { host: 'www.example' } })).body).toBe(siteRules);
+    expect(store.reads.length).toBe(reads);
+    // Another Host's copy was never seen: the fallback.
+    const elsewhere = await send(`${other.url}/robots.txt`, { headers: { host: 'other.example' } });
+    expect(elsewhere.body).toBe('User-agent: *\nAllow: /\n');
+  });
+
+  it('a hot robots.txt is written to the store once, not with every request', async () => {
+    const upstream = await robotsSite();
+    const store = faultyStore();
+    const gateway = await gatewayOf({ target: upstream.url, store });
+    for (let i = 0; i < 20; i++) await send(`${gateway.url}/robots.txt`);
+    expect(store.writes.length).toBe(1);
+  });
+
+  it.each<StoreFault>(['hang', 'reject', 'throw', 'truncate', 'garble', 'foreign'])(
+    'a store that answers %s never breaks the answer: the fallback stands in',
+    async (fault) => {
+      const upstream = await robotsSite();
+      const store = faultyStore();
+      const seen = await gatewayOf({ target: upstream.url, retry: false, store });
+      await send(`${seen.url}/robots.txt`, { headers: { host: 'www.example' } });
+      upstream.state.down = true;
+      store.fault = fault;
+      const other = await gatewayOf({ target: upstream.url, retry: false, store });
+      const standIn = await send(`${other.url}/robots.txt`, { headers: { host: 'www.example' } });
+      expect(standIn).toMatchObject({ status: 200, body: 'User-agent: *\nAllow: /\n' });
+      expect(store.reads.length).toBeGreaterThan(0);
+      expect(other.events.failure.at(-1)).toMatchObject({ failure: { type: 'connection_terminated' } });
+    },
+  );
+
+  it('refuses a store that is not one, naming the fix', () => {
+    expect(() => createProxy({ target: 'http://127.0.0.1:1', store: {} as never })).toThrow(
+      /store must be a GatewayStore, such as memoryStore\(\)/,
+    );
   });
 });

@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import { memoryStore } from '@gateway-errors/core';
 import { dieMidBodyUpstream, httpUpstream, refusingUpstream, type Upstream } from '@gateway-errors/testing';
 import { describe, expect, it } from 'vitest';
 import { testServers } from '../../../test/support/servers.js';
+import type { CopySource } from '../src/resilience/copies.js';
 import {
   createRobotsKeeper,
   type RobotsKeeper,
   type RobotsOptions,
-  type RobotsSource,
   resolveRobotsOptions,
 } from '../src/resilience/robots.js';
 
@@ -22,8 +23,8 @@ describe('robots.txt: options and matching', () => {
     expect(resolveRobotsOptions()).toEqual({
       fallback: 'User-agent: *\nAllow: /\n',
       cacheControl: 'max-age=300',
-      maxBytes: 512000,
-      maxHosts: 20,
+      maxBodyBytes: 512000,
+      maxTotalBytes: 4194304,
     });
   });
 
@@ -33,8 +34,12 @@ describe('robots.txt: options and matching', () => {
       { cacheControl: 'max-age=300\r\nSet-Cookie: x' },
       /robots\.cacheControl must be a Cache-Control value, such as "max-age=300"/,
     ],
-    [{ maxBytes: 0 }, /robots\.maxBytes must be a whole number from 1 to 16777216; got 0/],
-    [{ maxHosts: 1.5 }, /robots\.maxHosts must be a whole number from 1 to 10000/],
+    [{ maxBodyBytes: 0 }, /robots\.maxBodyBytes must be a whole number from 1 to 16777216; got 0/],
+    [{ maxTotalBytes: 1.5 }, /robots\.maxTotalBytes must be a whole number from 1/],
+    [
+      { maxTotalBytes: 1000, maxBodyBytes: 2000 },
+      /robots\.maxTotalBytes \(1000\) must be at least robots\.maxBodyBytes/,
+    ],
     [{ fallbak: '' }, /robots has no option "fallbak"\. Did you mean "fallback"\?/],
   ])('rejects %o', (options, message) => {
     expect(() => createRobotsKeeper(options as object)).toThrow(message);
@@ -77,15 +82,17 @@ describe('robots.txt over real sockets', () => {
    * upstream 5xx/429 for robots.txt, stand in when the attempt fails before a response head.
    */
   async function gateway(robots: RobotsKeeper, target: () => string) {
-    // The client's Host goes upstream unchanged, as without changeOrigin.
-    const sourceOf = (req: IncomingMessage): RobotsSource => ({ upstream: target(), host: req.headers.host ?? '' });
+    // The client's Host goes upstream unchanged, as without changeOrigin; the targets are replicas of one site.
+    const sourceOf = (req: IncomingMessage): CopySource => ({ upstream: 'site', host: req.headers.host ?? '' });
+    const standIn = async (req: IncomingMessage, res: ServerResponse) =>
+      (await robots.standIn(req, sourceOf(req))).write(req, res);
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const upstreamReq = request(`${target()}${req.url}`, { method: req.method, headers: req.headers, agent: false });
       upstreamReq.on('response', (upstreamRes) => {
         const status = upstreamRes.statusCode ?? 502;
         if (robots.matches(req) && robots.replaces(status)) {
           upstreamRes.resume();
-          robots.answer(req, res, sourceOf(req));
+          void standIn(req, res);
           return;
         }
         res.writeHead(status, upstreamRes.headers);
@@ -94,8 +101,8 @@ describe('robots.txt over real sockets', () => {
         upstreamRes.on('error', () => res.destroy());
         upstreamRes.on('aborted', () => res.destroy());
       });
-      upstreamReq.on('error', () => {
-        if (robots.matches(req) && robots.answer(req, res, sourceOf(req))) return;
+      upstreamReq.on('error', async () => {
+        if (robots.matches(req) && (await standIn(req, res))) return;
         if (res.headersSent) res.destroy();
         else res.writeHead(502).end('bad gateway\n');
       });
@@ -139,12 +146,6 @@ describe('robots.txt over real sockets', () => {
     const url = await gateway(robots, () => target);
     const live = await get(`${url}/robots.txt`);
     expect(live).toMatchObject({ status: 200, body: realRobots });
-    const host = `127.0.0.1:${new URL(url).port}`;
-    expect(robots.lastGood({ upstream: good.url, host })?.body.toString()).toBe(realRobots);
-    // Another target of the same proxy (a replica), or none chosen: the copy of that Host from any target.
-    expect(robots.lastGood({ upstream: dead.url, host })?.body.toString()).toBe(realRobots);
-    expect(robots.lastGood({ upstream: undefined, host })?.body.toString()).toBe(realRobots);
-    expect(robots.lastGood({ upstream: good.url, host: 'other.example' })).toBeUndefined();
     target = dead.url;
     const standIn = await get(`${url}/robots.txt`);
     expect(standIn.status).toBe(200);
@@ -232,7 +233,7 @@ describe('robots.txt over real sockets', () => {
     const upstream = await start(make);
     const dead = await start(refusingUpstream);
     let target = upstream.url;
-    const robots = createRobotsKeeper({ maxBytes: 1000 });
+    const robots = createRobotsKeeper({ maxBodyBytes: 1000 });
     const url = await gateway(robots, () => target);
     await get(`${url}/robots.txt`);
     target = dead.url;
@@ -241,7 +242,7 @@ describe('robots.txt over real sockets', () => {
     expect(res.body).toBe('User-agent: *\nAllow: /\n');
   });
 
-  it('keeps one copy per Host; past maxHosts a newcomer only takes the place of a copy unused for a day', async () => {
+  it('keeps one copy per Host; past maxTotalBytes the copy least recently kept or served goes, never a newcomer', async () => {
     const good = await start(() =>
       httpUpstream((req, res) => {
         req.resume();
@@ -251,30 +252,27 @@ describe('robots.txt over real sockets', () => {
     const dead = await start(refusingUpstream);
     let target = good.url;
     let now = 1000;
-    const robots = createRobotsKeeper({ maxHosts: 2 }, { now: () => now });
+    // Room for two copies of these (each about 300 bytes stored), not three.
+    const robots = createRobotsKeeper({ maxBodyBytes: 100, maxTotalBytes: 700 }, { now: () => now });
     const url = await gateway(robots, () => target);
     const robotsOf = async (host: string) => (await get(`${url}/robots.txt`, { host })).body;
     await robotsOf('a.example');
+    now += 2000;
     await robotsOf('b.example');
-    // Full: a newcomer with a good answer (a made-up Host, say) does not push out a copy in use.
+    now += 2000;
+    target = dead.url;
+    // Served during a failure: used, so b is now the least recently used.
+    expect(await robotsOf('a.example')).toBe('# robots of a.example\n');
+    target = good.url;
+    // A newcomer always has a place: the copy least recently kept or served (b) makes room.
     expect(await robotsOf('c.example')).toBe('# robots of c.example\n');
     target = dead.url;
     expect(await robotsOf('a.example')).toBe('# robots of a.example\n');
-    expect(await robotsOf('B.EXAMPLE')).toBe('# robots of b.example\n');
-    expect(await robotsOf('c.example')).toBe('User-agent: *\nAllow: /\n');
-    // b is served again an hour before the day is over; a was last used a day ago.
-    now += 23 * 3600_000;
-    expect(await robotsOf('b.example')).toBe('# robots of b.example\n');
-    now += 3600_000;
-    target = good.url;
-    await robotsOf('c.example');
-    target = dead.url;
-    expect(await robotsOf('a.example')).toBe('User-agent: *\nAllow: /\n');
-    expect(await robotsOf('b.example')).toBe('# robots of b.example\n');
+    expect(await robotsOf('B.EXAMPLE')).toBe('User-agent: *\nAllow: /\n');
     expect(await robotsOf('c.example')).toBe('# robots of c.example\n');
   });
 
-  it('refreshes a kept copy with every good answer, which keeps its place', async () => {
+  it('replaces a kept copy with a newer good answer', async () => {
     let version = 1;
     const good = await start(() =>
       httpUpstream((req, res) => {
@@ -285,26 +283,38 @@ describe('robots.txt over real sockets', () => {
     const dead = await start(refusingUpstream);
     let target = good.url;
     let now = 0;
-    const robots = createRobotsKeeper({ maxHosts: 1 }, { now: () => now });
+    const robots = createRobotsKeeper({}, { now: () => now });
     const url = await gateway(robots, () => target);
     await get(`${url}/robots.txt`, { host: 'www.example' });
-    now += 20 * 3600_000;
+    // A hot robots.txt is kept again at most about once a second.
+    now += 1000;
     version = 2;
     await get(`${url}/robots.txt`, { host: 'www.example' });
-    now += 20 * 3600_000;
-    await get(`${url}/robots.txt`, { host: 'junk.example' });
     target = dead.url;
+    // Kept once the upstream's response ended, before the client had all of it.
     expect((await get(`${url}/robots.txt`, { host: 'www.example' })).body).toBe('# www.example v2\n');
     expect((await get(`${url}/robots.txt`, { host: 'junk.example' })).body).toBe('User-agent: *\nAllow: /\n');
   });
 
+  it('shares copies through a store: another keeper serves a copy it never saw itself', async () => {
+    const good = await start(() => robotsUpstream());
+    const dead = await start(refusingUpstream);
+    const store = memoryStore();
+    const seen = await gateway(createRobotsKeeper({}, { store }), () => good.url);
+    expect((await get(`${seen}/robots.txt`, { host: 'www.example' })).body).toBe(realRobots);
+    const other = createRobotsKeeper({}, { store });
+    const otherUrl = await gateway(other, () => dead.url);
+    const standIn = await get(`${otherUrl}/robots.txt`, { host: 'www.example' });
+    expect(standIn).toMatchObject({ status: 200, body: realRobots });
+  });
+
   it('does not write when the head was already sent', async () => {
-    const robots = createRobotsKeeper();
+    const stale = await createRobotsKeeper().standIn(fakeReq('GET', '/robots.txt'), { upstream: 'site', host: '' });
     let answered: boolean | undefined;
     const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
-      answered = robots.answer(req, res, { upstream: undefined, host: '' });
+      answered = stale.write(req, res);
       res.end();
     });
     const res = await get(`${await servers.serve(server)}/robots.txt`);
@@ -313,12 +323,12 @@ describe('robots.txt over real sockets', () => {
   });
 
   it('drops a validator or an encoding an earlier handler set', async () => {
-    const robots = createRobotsKeeper();
+    const fallback = await createRobotsKeeper().standIn(fakeReq('GET', '/robots.txt'), { upstream: 'site', host: '' });
     const server = createServer((req, res) => {
       res.setHeader('etag', '"v1"');
       res.setHeader('content-encoding', 'gzip');
       res.setHeader('x-frame-options', 'DENY');
-      robots.answer(req, res, { upstream: undefined, host: '' });
+      fallback.write(req, res);
     });
     const res = await get(`${await servers.serve(server)}/robots.txt`);
     expect(res.status).toBe(200);

@@ -45,8 +45,11 @@ export interface AttemptSettings {
   readonly timeouts: ResolvedTimeouts;
   readonly intercept: (status: number) => boolean;
   readonly changeOrigin: boolean;
-  /** Watches an upstream response once it streams to the client (the robots.txt keeper); it may only listen. */
-  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage, target: Target) => void) | undefined;
+  /**
+   * Watches an upstream response once it streams to the client (to keep a copy: robots.txt, stale-if-error); it may
+   * only listen.
+   */
+  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage) => void) | undefined;
 }
 
 /** One of our timers ran out. Kept as the failure's `cause`, so development diagnostics say which and how long. */
@@ -432,7 +435,7 @@ export function runAttempt(
           // After 'end' (all of the body was read: the response ends) or after a failure. 'close' and 'finish'
           // happen once: plain listeners spare the once() wrappers.
           response.on('close', onBodyClose);
-          settings.observe?.(req, response, target);
+          settings.observe?.(req, response);
         },
         upgrade() {
           if (done) return false;

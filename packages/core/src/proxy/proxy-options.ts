@@ -20,6 +20,7 @@ import {
   type Target,
   targetsOf,
 } from '../resilience/targets.js';
+import type { GatewayStore } from '../store/store.js';
 
 /** Timeouts of one proxied request, in milliseconds. Each ends in its own failure type. */
 export interface TimeoutOptions {
@@ -177,9 +178,19 @@ export interface ProxyOptions {
   /**
    * robots.txt never answers 5xx: when the upstream fails for GET or HEAD `/robots.txt` (at the site root), the last
    * good copy seen, or `fallback`, is served with 200. `false` turns this off.
-   * @default { fallback: 'User-agent: *\nAllow: /\n', cacheControl: 'max-age=300', maxBytes: 512000, maxHosts: 20 }
+   * @default { fallback: 'User-agent: *\nAllow: /\n', cacheControl: 'max-age=300', maxBodyBytes: 512000, maxTotalBytes: 4194304 }
    */
   robots?: false | RobotsOptions;
+  /**
+   * Where copies of good answers are shared (robots.txt's last good copies, and stale-if-error's): a shared store,
+   * such as `redisStore()` from `@gateway-errors/redis`, lets a copy one instance saw answer a failure on any other.
+   * Copies are kept in this process's memory too, and read there first: a request never waits for the store when all
+   * is well (copies are written to it without waiting, and a hot URL's not with every request), and a failed request
+   * waits at most 5 ms for its copy, then is answered as usual. A copy read from it is validated, and never served
+   * when it is cut short, garbled or another version's.
+   * @default undefined (copies in this process's memory only)
+   */
+  store?: GatewayStore;
   /**
    * Reuse a plain incoming X-Request-Id (at most 128 of `[A-Za-z0-9._:+=/-]`) instead of generating one: turn it on
    * when an edge you run sets the id. Off by default: the id is sent upstream and logged by other systems, and a
@@ -219,6 +230,7 @@ export interface ResolvedProxyOptions {
   readonly pool: ResolvedTargetPoolOptions;
   readonly concurrency: ResolvedConcurrencyOptions | undefined;
   readonly robots: ResolvedRobotsOptions | false;
+  readonly store: GatewayStore | undefined;
 }
 
 const optionNames = [
@@ -236,6 +248,7 @@ const optionNames = [
   'healthCheck',
   'concurrency',
   'robots',
+  'store',
 ];
 
 function positiveMs(value: unknown, name: string): number {
@@ -283,6 +296,20 @@ function resolveAgent(options: ProxyOptions, secure: boolean): HttpAgent {
         })
       : new HttpAgent({ keepAlive: true, scheduling: 'lifo', timeout: idleConnectionTimeout }))
   );
+}
+
+/** A store as the contract has it: checked by shape, since a store may come from another copy of the package. */
+function resolveStore(store: unknown): GatewayStore | undefined {
+  if (store === undefined) return undefined;
+  const shaped = store as Partial<Record<keyof GatewayStore, unknown>> | null;
+  const methods = ['get', 'set', 'lock', 'publish', 'subscribe', 'close', 'on'] as const;
+  if (typeof shaped !== 'object' || shaped === null || !methods.every((name) => typeof shaped[name] === 'function')) {
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'store must be a GatewayStore, such as memoryStore() from @gateway-errors/core or redisStore() from @gateway-errors/redis.',
+    );
+  }
+  return store as GatewayStore;
 }
 
 function optionalObject<T>(value: T | false | undefined, name: string, example: string): T | false | undefined {
@@ -369,6 +396,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     pool: resolveTargetPoolOptions({ passive, healthCheck: options.healthCheck }, urls.length),
     concurrency: options.concurrency === undefined ? undefined : resolveConcurrency(options.concurrency),
     robots: robots === false ? (false as const) : resolveRobotsOptions(robots),
+    store: resolveStore(options.store),
   };
   // Created last: everything above has been checked.
   const agent = resolveAgent(options, urls[0]?.protocol === 'https:');

@@ -21,9 +21,10 @@ import {
 } from '../node-http/upgrade.js';
 import { retryDelay, sleep } from '../resilience/backoff.js';
 import { type Balancer, balancerOf, type Choice } from '../resilience/balancer.js';
+import { copySource } from '../resilience/copies.js';
 import { type Admission, type ConcurrencyLimiter, createLimiter } from '../resilience/limiter.js';
 import { createRetryBudget, type RetryBudget } from '../resilience/retry-budget.js';
-import { createRobotsKeeper, type RobotsKeeper, robotsSource } from '../resilience/robots.js';
+import { createRobotsKeeper, type RobotsKeeper } from '../resilience/robots.js';
 import type { Target } from '../resilience/targets.js';
 import type { AttemptOutcome } from '../resilience/verdict.js';
 import type { RenderedError } from '../response/render.js';
@@ -187,6 +188,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #robots: RobotsKeeper | undefined;
   /** The `upstream` of events about no target in particular. */
   readonly #everyTarget: string;
+  /** What copies are kept for: the targets, replicas of one site (see CopySource). */
+  readonly #site: string;
 
   constructor(options: ProxyOptions) {
     super();
@@ -199,9 +202,14 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       changeOrigin: resolved.changeOrigin,
     });
     this.#everyTarget = resolved.targets.map((target) => target.origin).join(', ');
+    this.#site = resolved.targets
+      .map((target) => target.url.href)
+      .sort()
+      .join(' ');
     this.#budget = resolved.budget === false ? undefined : createRetryBudget(resolved.budget);
     this.#limiter = resolved.concurrency === undefined ? undefined : createLimiter(resolved.concurrency);
-    const robots = resolved.robots === false ? undefined : createRobotsKeeper(resolved.robots);
+    const robots =
+      resolved.robots === false ? undefined : createRobotsKeeper(resolved.robots, { store: resolved.store });
     this.#robots = robots;
     this.#robotsSettings =
       robots === undefined
@@ -209,8 +217,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         : Object.freeze({
             ...this.#settings,
             intercept: (status: number) => robots.replaces(status) || resolved.intercept(status),
-            observe: (req: IncomingMessage, proxyRes: IncomingMessage, target: Target) =>
-              robots.observe(req, proxyRes, robotsSource(req, target.origin, resolved.changeOrigin)),
+            observe: (req: IncomingMessage, proxyRes: IncomingMessage) =>
+              robots.observe(req, proxyRes, copySource(req, this.#site, resolved.changeOrigin)),
           });
     // Last: it may start health checks, and everything it needs was validated above.
     this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, { agent: resolved.agent });
@@ -266,7 +274,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
             return undefined;
           }
           this.#emitFailure(call, undefined, 0, localFailure(admission.failure), false);
-          return this.#answer(call, admission.failure);
+          return await this.#answer(call, admission.failure);
         }
       }
       return await this.#attempts(call, prepared);
@@ -348,7 +356,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       }
       const next = this.#nextAttempt(attempts, outcome, attempt, tried);
       this.#emitFailure(call, target, attempt, outcome, next !== undefined);
-      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure, target);
+      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure);
       if (next.wait > 0) {
         call.leaving ??= clientLeaving(req, res);
         if (!(await sleep(next.wait, call.leaving.signal))) {
@@ -409,10 +417,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
    * The answer to a request that failed before its response head: the error to render, or for /robots.txt the last
    * good copy (or the fallback) with 200, since crawlers read a 5xx robots.txt as "disallow everything".
    */
-  #answer(call: Call, failure: GatewayFailure, target?: Target): GatewayError | undefined {
+  async #answer(call: Call, failure: GatewayFailure): Promise<GatewayError | undefined> {
     const { robots, req, res } = call;
-    if (robots?.answer(req, res, robotsSource(req, target?.origin, this.#options.changeOrigin)) === true) {
-      return undefined;
+    if (robots !== undefined) {
+      const standIn = await robots.standIn(req, copySource(req, this.#site, this.#options.changeOrigin));
+      if (standIn.write(req, res)) return undefined;
     }
     return errorOf(failure);
   }

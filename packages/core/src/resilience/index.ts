@@ -3,8 +3,8 @@
  * whether and when a retry goes; breaker.ts is a circuit breaker per target, targets.ts the pool of targets in
  * rotation (passive health) and health.ts its active checks, balancer.ts where each attempt goes (verdict.ts: what
  * an attempt's end says of the upstream); limiter.ts bounds the requests in flight; robots.ts keeps robots.txt from
- * ever answering 5xx; maintenance.ts is the maintenance gate. Each validates its options once and takes a clock
- * (clock.ts) for tests.
+ * ever answering 5xx, with copies kept by copies.ts (in memory, and in a shared store: store/); maintenance.ts is the
+ * maintenance gate. Each validates its options once and takes a clock (clock.ts) for tests.
  */
 export { type BackoffOptions, backoffDelay, defaultBackoff, type RetryTiming, retryDelay, sleep } from './backoff.js';
 export {
@@ -27,6 +27,7 @@ export {
   createBreaker,
 } from './breaker.js';
 export type { Clock } from './clock.js';
+export { type Copy, type CopySource, copySource, type StandIn, sharedReadWait } from './copies.js';
 export {
   createHealthChecker,
   type HealthCheckConnection,
@@ -43,13 +44,7 @@ export {
   type MaintenanceOptions,
 } from './maintenance.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-export {
-  createRobotsKeeper,
-  type RobotsCopy,
-  type RobotsKeeper,
-  type RobotsOptions,
-  type RobotsSource,
-} from './robots.js';
+export { createRobotsKeeper, type RobotsContext, type RobotsKeeper, type RobotsOptions } from './robots.js';
 export {
   createTargetPool,
   type PassiveHealthOptions,
