@@ -2,8 +2,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMaintenance, type MaintenanceOptions } from '../src/resilience/maintenance.js';
+import {
+  createMaintenance,
+  type MaintenanceChange,
+  type MaintenanceGate,
+  type MaintenanceOptions,
+} from '../src/resilience/maintenance.js';
 import { createErrorResponder } from '../src/response/responder.js';
+import { memoryStore } from '../src/store/memory-store.js';
 
 const secret = 'correct-horse-battery-staple';
 const NOW = Date.parse('2030-01-01T05:00:00Z');
@@ -169,6 +175,98 @@ describe('maintenance: options', () => {
     [{ allow: { robotsTxt: 'no' } }, /maintenance allow\.robotsTxt must be true or false/],
   ])('rejects %o with a message that names the fix', (options, message) => {
     expect(() => createMaintenance(options as object)).toThrow(message);
+  });
+});
+
+/** The next change a gate hears of. */
+function nextChange(gate: MaintenanceGate): Promise<MaintenanceChange> {
+  return once(gate, 'change').then(([change]) => change as MaintenanceChange);
+}
+
+/** Resolves once `gate` is in the state `test` looks for: now, or at one of its changes. */
+function reaches(gate: MaintenanceGate, test: (gate: MaintenanceGate) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (test(gate)) return resolve();
+    const onChange = () => {
+      if (!test(gate)) return;
+      gate.off('change', onChange);
+      resolve();
+    };
+    gate.on('change', onChange);
+  });
+}
+
+describe('maintenance: shared through a store', () => {
+  it('switches every gate on the store from any one of them, both ways, with the end of the window', async () => {
+    const store = memoryStore();
+    const one = gate({ store });
+    const two = gate({ store });
+    expect(one.check(req('/'))).toBeUndefined();
+    const heard = nextChange(two);
+    one.enabled = true;
+    one.until = '2030-01-01T05:10:00Z';
+    expect(one.check(req('/'))?.retryAfter).toBe(600);
+    expect(await heard).toMatchObject({ enabled: true, source: 'store' });
+    await reaches(two, (gate) => gate.until !== undefined);
+    expect(two.check(req('/'))?.retryAfter).toBe(600);
+    expect(two.until?.toISOString()).toBe('2030-01-01T05:10:00.000Z');
+    const off = nextChange(one);
+    two.enabled = false;
+    expect(await off).toMatchObject({ enabled: false, source: 'store' });
+    expect(one.check(req('/'))).toBeUndefined();
+  });
+
+  it('starts a new gate from the stored state, not from its options', async () => {
+    const store = memoryStore();
+    const first = gate({ store });
+    first.enabled = true;
+    await Promise.resolve();
+    const later = gate({ store, enabled: false });
+    expect(later.check(req('/'))).toBeUndefined();
+    expect(await nextChange(later)).toMatchObject({ enabled: true, source: 'store' });
+    expect(later.check(req('/'))?.status).toBe(503);
+  });
+
+  it('keeps gates of different names apart', async () => {
+    const store = memoryStore();
+    const shop = gate({ store, name: 'shop' });
+    const blog = gate({ store, name: 'blog' });
+    const shopToo = gate({ store, name: 'shop' });
+    const heard = nextChange(shopToo);
+    shop.enabled = true;
+    await heard;
+    expect(shopToo.enabled).toBe(true);
+    expect(blog.enabled).toBe(false);
+  });
+
+  it('applies the state set last, and ignores an older one or garbage', async () => {
+    const store = memoryStore();
+    const one = gate({ store });
+    one.enabled = true;
+    const changes: MaintenanceChange[] = [];
+    one.on('change', (change) => changes.push(change));
+    const older = { enabled: false, until: null, at: NOW - 1000, by: 'elsewhere:1' };
+    await store.publish('maintenance:default', JSON.stringify(older));
+    for (const garbage of ['{"enabled":"no"}', 'not json', '{"enabled":false,"until":null,"at":"soon","by":"x"}']) {
+      await store.publish('maintenance:default', garbage);
+    }
+    await store.publish('maintenance:default', JSON.stringify({ ...older, at: NOW + 1000 }));
+    await Promise.resolve();
+    expect(changes).toEqual([{ enabled: false, until: undefined, source: 'store', by: 'elsewhere:1' }]);
+    expect(one.enabled).toBe(false);
+  });
+
+  it('refuses a function for enabled, which cannot be shared, naming the fix', () => {
+    const store = memoryStore();
+    expect(() => gate({ store, enabled: () => true })).toThrow(
+      /with a store shares its state with every instance, and a function cannot be shared: give enabled as true or false/,
+    );
+    const shared = gate({ store });
+    expect(() => {
+      shared.enabled = () => true;
+    }).toThrow(/a function cannot be shared/);
+    expect(() => gate({ store: {} as never })).toThrow(/store must be a store/);
+    expect(() => gate({ store, name: 'a b' })).toThrow(/name must be 1 to 100 letters/);
   });
 });
 

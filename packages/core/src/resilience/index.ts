@@ -40,7 +40,9 @@ export { type Admission, type ConcurrencyLimiter, type ConcurrencyOptions, creat
 export {
   createMaintenance,
   type MaintenanceAllowList,
+  type MaintenanceChange,
   type MaintenanceGate,
+  type MaintenanceGateEvents,
   type MaintenanceOptions,
 } from './maintenance.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';

@@ -1,10 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { booleanOption, checkOptions } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { originalUrlOf } from '../node-http/original-url.js';
+import type { GatewayStore } from '../store/store.js';
 
 /** Who still reaches the site during maintenance. */
 export interface MaintenanceAllowList {
@@ -40,8 +43,10 @@ export interface MaintenanceAllowList {
 export interface MaintenanceOptions {
   /**
    * On or off. A function is asked on every request, so maintenance can be switched at run time without a
-   * restart (a flag in memory, a file, an environment variable); `gate.enabled = ...` switches it too.
-   * @default true
+   * restart (a flag in memory, a file, an environment variable); `gate.enabled = ...` switches it too. With a
+   * `store`, the state in the store wins once it is read, and a function cannot be shared: give true or false, and
+   * switch every instance with `gate.enabled = ...` on any one of them.
+   * @default true; false with a store (mounting the gate on a fleet does not close it)
    */
   enabled?: boolean | (() => boolean);
   /**
@@ -56,19 +61,54 @@ export interface MaintenanceOptions {
    * @default {}
    */
   allow?: MaintenanceAllowList;
+  /**
+   * Where the switch is shared with every other instance (`redisStore()` from `@gateway-errors/redis`): setting
+   * `gate.enabled` or `gate.until` on one instance reaches all of them (published, and kept for instances that start
+   * later), the last setting wins, and each request reads this instance's copy, never the store. While the store is
+   * unreachable, each instance keeps its state, and one set meanwhile is sent when the store returns.
+   * @default undefined (this gate alone)
+   */
+  store?: GatewayStore;
+  /**
+   * The name of the shared switch, so that gates of different sites or areas sharing a store can differ.
+   * @default 'default'
+   */
+  name?: string;
+}
+
+/** A change of a gate's state, for logs. */
+export interface MaintenanceChange {
+  enabled: boolean;
+  until: Date | undefined;
+  /** Where the change came from: this instance (`gate.enabled = ...`), or another one through the store. */
+  source: 'local' | 'store';
+  /** The instance that set it (host name and pid), when it came through the store. */
+  by?: string;
+}
+
+/** Events of a gate. */
+export interface MaintenanceGateEvents {
+  /** Maintenance was switched, or its end moved. */
+  change: [MaintenanceChange];
 }
 
 /** Maintenance mode, decided per request. */
-export interface MaintenanceGate {
+export interface MaintenanceGate extends EventEmitter<MaintenanceGateEvents> {
   /**
    * The failure to answer `req` with (503 proxy_internal_response, Retry-After until `until`), or `undefined` when
    * maintenance is off or `req` is allowed through.
    */
   check(req: IncomingMessage): GatewayFailure | undefined;
-  /** Whether maintenance is on now. Setting it (a flag or a function) replaces the `enabled` option. */
+  /**
+   * Whether maintenance is on now. Setting it (a flag or a function) replaces the `enabled` option; with a store, it
+   * takes a flag, which every instance applies.
+   */
   get enabled(): boolean;
   set enabled(value: boolean | (() => boolean));
-  /** The expected end. Setting it (a Date, a date string, epoch milliseconds, or undefined) is validated. */
+  /**
+   * The expected end. Setting it (a Date, a date string, epoch milliseconds, or undefined) is validated; with a
+   * store, every instance applies it.
+   */
   get until(): Date | undefined;
   set until(value: Date | string | number | undefined);
 }
@@ -117,8 +157,19 @@ function resolveUntil(value: unknown): Date | undefined {
   return new Date(at);
 }
 
-function resolveEnabled(value: unknown): () => boolean {
-  if (typeof value === 'function') return value as () => boolean;
+/** With a store the state is data every instance reads: a function of this process cannot be part of it. */
+function sharedFunction(): Error {
+  return configError(
+    'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+    'maintenance() with a store shares its state with every instance, and a function cannot be shared: give enabled as true or false and switch it with gate.enabled = ... on any instance, or leave store out to keep the function.',
+  );
+}
+
+function resolveEnabled(value: unknown, shared = false): () => boolean {
+  if (typeof value === 'function') {
+    if (shared) throw sharedFunction();
+    return value as () => boolean;
+  }
   if (typeof value === 'boolean') return () => value;
   throw configError(
     'GATEWAY_ERRORS_INVALID_OPTION',
@@ -202,18 +253,87 @@ function normalPath(req: IncomingMessage): string | undefined {
   return normal === path ? path : undefined;
 }
 
-class Gate implements MaintenanceGate {
+/** The state every instance of a shared gate holds; the one set last (`at`, then `by`) wins. */
+interface SharedState {
+  readonly enabled: boolean;
+  /** Epoch milliseconds, or null. */
+  readonly until: number | null;
+  /** When it was set, epoch milliseconds; 0 for the options' state, which any setting replaces. */
+  readonly at: number;
+  /** Which instance set it. */
+  readonly by: string;
+}
+
+/** A state read from the store or a message, or `undefined` for anything else (garbage is ignored, not applied). */
+function parseState(text: string): SharedState | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const state = value as Partial<SharedState> | null;
+  if (
+    typeof state?.enabled !== 'boolean' ||
+    !(state.until === null || (typeof state.until === 'number' && Number.isFinite(state.until))) ||
+    typeof state.at !== 'number' ||
+    !Number.isFinite(state.at) ||
+    typeof state.by !== 'string' ||
+    state.by.length > 256
+  ) {
+    return undefined;
+  }
+  return { enabled: state.enabled, until: state.until, at: state.at, by: state.by };
+}
+
+function newer(a: SharedState, b: SharedState): boolean {
+  return a.at > b.at || (a.at === b.at && a.by > b.by);
+}
+
+/** This instance, as a shared state names it. */
+const thisInstance = `${hostname()}:${process.pid}`;
+
+class Gate extends EventEmitter<MaintenanceGateEvents> implements MaintenanceGate {
   #enabled: () => boolean;
   #until: Date | undefined;
   readonly #allow: ResolvedAllowList;
   readonly #now: () => number;
+  readonly #store: GatewayStore | undefined;
+  readonly #key: string;
+  /** With a store: the state this instance holds (the options', a local setting, or the newest one it heard of). */
+  #shared: SharedState | undefined;
 
   constructor(options: MaintenanceOptions, now: () => number) {
-    checkOptions(options, ['enabled', 'until', 'allow'], 'maintenance()');
-    this.#enabled = resolveEnabled(options.enabled ?? true);
+    super();
+    checkOptions(options, ['enabled', 'until', 'allow', 'store', 'name'], 'maintenance()');
+    const store = options.store;
+    if (store !== undefined && (typeof store?.subscribe !== 'function' || typeof store.get !== 'function')) {
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        'maintenance() store must be a store, such as redisStore({ url }) from @gateway-errors/redis or memoryStore().',
+      );
+    }
+    const name = options.name ?? 'default';
+    if (typeof name !== 'string' || !/^[\w.:-]{1,100}$/.test(name)) {
+      throw configError(
+        'GATEWAY_ERRORS_INVALID_OPTION',
+        `maintenance() name must be 1 to 100 letters, digits, "_", ".", ":" or "-", such as "shop"; got ${JSON.stringify(name)}.`,
+      );
+    }
+    this.#enabled = resolveEnabled(options.enabled ?? store === undefined, store !== undefined);
     this.#until = resolveUntil(options.until);
     this.#allow = resolveAllow(options.allow);
     this.#now = now;
+    this.#store = store;
+    this.#key = `maintenance:${name}`;
+    if (store !== undefined) {
+      this.#shared = { enabled: this.#enabled(), until: this.#until?.getTime() ?? null, at: 0, by: thisInstance };
+      store.subscribe(this.#key, (message) => this.#heard(message));
+      // Read now (a new instance starts from the stored state), and again whenever the store returns, when a state
+      // set here meanwhile is sent unless a newer one was set elsewhere.
+      void this.#sync();
+      store.on('up', () => void this.#sync());
+    }
   }
 
   get enabled(): boolean {
@@ -221,7 +341,8 @@ class Gate implements MaintenanceGate {
   }
 
   set enabled(value: boolean | (() => boolean)) {
-    this.#enabled = resolveEnabled(value);
+    this.#enabled = resolveEnabled(value, this.#store !== undefined);
+    this.#setLocally();
   }
 
   get until(): Date | undefined {
@@ -230,6 +351,51 @@ class Gate implements MaintenanceGate {
 
   set until(value: Date | string | number | undefined) {
     this.#until = resolveUntil(value);
+    this.#setLocally();
+  }
+
+  #setLocally(): void {
+    if (this.#store !== undefined) {
+      const until = this.#until?.getTime() ?? null;
+      this.#shared = {
+        enabled: this.#enabled(),
+        until,
+        at: Math.max(this.#now(), (this.#shared?.at ?? 0) + 1),
+        by: thisInstance,
+      };
+      void this.#send(this.#shared);
+    }
+    if (this.listenerCount('change') > 0)
+      this.emit('change', { enabled: this.enabled, until: this.#until, source: 'local' });
+  }
+
+  async #send(state: SharedState): Promise<void> {
+    const text = JSON.stringify(state);
+    // Kept first, then announced: an instance that hears of it and reads the store finds it there.
+    await this.#store?.set(this.#key, Buffer.from(text));
+    await this.#store?.publish(this.#key, text);
+  }
+
+  async #sync(): Promise<void> {
+    const stored = await this.#store?.get(this.#key);
+    const state = stored === undefined ? undefined : parseState(stored.toString('utf8'));
+    const local = this.#shared as SharedState;
+    if (state !== undefined && newer(state, local)) this.#apply(state);
+    else if (local.at > 0 && (state === undefined || newer(local, state))) await this.#send(local);
+  }
+
+  #heard(message: string): void {
+    const state = parseState(message);
+    if (state !== undefined && newer(state, this.#shared as SharedState)) this.#apply(state);
+  }
+
+  #apply(state: SharedState): void {
+    this.#shared = state;
+    this.#enabled = resolveEnabled(state.enabled);
+    this.#until = state.until === null ? undefined : new Date(state.until);
+    if (this.listenerCount('change') > 0) {
+      this.emit('change', { enabled: state.enabled, until: this.#until, source: 'store', by: state.by });
+    }
   }
 
   check(req: IncomingMessage): GatewayFailure | undefined {
@@ -268,7 +434,8 @@ class Gate implements MaintenanceGate {
 
 /**
  * Creates a maintenance gate: validated once, asked once per request. Adapters wrap it as `maintenance(options)`
- * middleware; the page is the 503 template with the maintenance copy. `now` (wall-clock milliseconds) is for tests.
+ * middleware; the page is the 503 template with the maintenance copy. With a `store`, the switch is shared by every
+ * instance that uses the same store and name. `now` (wall-clock milliseconds) is for tests.
  * @example
  * const gate = createMaintenance({ until: '2030-01-01T06:00:00Z', allow: { ips: ['10.0.0.5'], paths: ['/health'] } });
  * const failure = gate.check(req);
