@@ -30,14 +30,15 @@ const PINNED = {
 /**
  * What every pinned line runs: the tests of what moves between Node lines (node:http's keep-alive, header and parser
  * rules, TLS and OpenSSL's reasons, DNS, the undici in fetch, require(esm), timers, child processes). That is all but
- * the browser page tests, which check our HTML in chromium. A folder takes every *.test.ts under it; `*` matches
- * within one name (one `*` at most). The soak, once it exists, is one more line here.
+ * the browser page tests, which check our HTML in chromium. A folder takes every *.test.ts and *.test.js under it;
+ * `*` matches within one name (one `*` at most).
  */
 const LINE_TESTS = [
   'packages/', // core (classify, the proxy and its upgrades, ...), both adapters, the testing kit
   'test/*.test.ts', // the cross-adapter contract tests
   'test/packaging/', // packed tarballs: import and require() of every package, with the line's own node
   'test/browser/http2.test.ts', // chromium through the proxy over HTTP/2
+  'soak/', // the short soak (its own vitest group, after the rest) and its checker: under load, on each line
 ];
 
 const root = resolve(import.meta.dirname, '..');
@@ -101,14 +102,14 @@ function nodeBinary({ version, integrity }) {
   return binary;
 }
 
-/** Every *.test.ts under `dir`, relative to the root, skipping dependencies, builds and hidden folders. */
+/** Every *.test.ts and *.test.js under `dir`, relative to the root, skipping dependencies, builds and hidden folders. */
 function testFilesUnder(dir) {
   const files = [];
   for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
     if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
     const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
     if (entry.isDirectory()) files.push(...testFilesUnder(path));
-    else if (entry.name.endsWith('.test.ts')) files.push(path);
+    else if (entry.name.endsWith('.test.ts') || entry.name.endsWith('.test.js')) files.push(path);
   }
   return files;
 }
