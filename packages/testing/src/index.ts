@@ -26,6 +26,7 @@ export {
   slowHeadUpstream,
   statusUpstream,
 } from './http.js';
+export { type KeepAliveRaceOptions, type KeepAliveRaceUpstream, keepAliveRaceUpstream } from './keep-alive.js';
 export {
   type DrippingHeadOptions,
   drippingHeadUpstream,
