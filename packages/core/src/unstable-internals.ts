@@ -23,6 +23,7 @@ export {
   type ProxyStatusEntry,
   parseHttpDate,
   parseRetryAfter,
+  type RetryCandidate,
   receivedFailure,
   resolveRetryAfterPolicy,
   retryAfterFor,

@@ -66,6 +66,7 @@ describe('events', () => {
         upgrade: false,
         timings: {},
         failure: first?.failure,
+        resend: false,
       },
     ]);
   });

@@ -1,5 +1,5 @@
 import { Agent } from 'node:http';
-import type { ProxyOptions } from '@gateway-errors/core';
+import { logTo, type ProxyOptions } from '@gateway-errors/core';
 import { type KeepAliveRaceUpstream, keepAliveRaceUpstream } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Gateway, send, startGateway } from './proxy-helpers.js';
@@ -52,11 +52,12 @@ describe.each(['fin', 'reset'] as const)('a reused connection the upstream close
     expect((await send(`${url}/after`)).status).toBe(200);
   });
 
-  it('sends a PUT with a buffered body again', async () => {
-    const { url } = await warmed(close, { retry: { retries: 0, budget: { ratio: 0, minPerSecond: 0 } } });
+  it('sends a PUT with a buffered body again, with a retry budget that has no room', async () => {
+    const { url, events } = await warmed(close, { retry: { retries: 1, budget: { ratio: 0, minPerSecond: 0 } } });
     const res = await send(`${url}/put`, { method: 'PUT', body: 'x=1' });
     expect([res.status, res.headers['x-connection']]).toEqual([200, '2']);
     expect(upstream?.requests).toBe(3);
+    expect(events.retry.map((event) => [event.attempt, event.resend])).toEqual([[1, true]]);
   });
 
   it('never sends a POST again: the upstream may have read it (RFC 9110 §9.2.2)', async () => {
@@ -95,4 +96,21 @@ it("closes the pool's other idle connections to that upstream: older than the on
   // Left in the pool: the new connection only.
   expect(Object.values(agent.freeSockets).flat()).toHaveLength(1);
   expect(upstream.requests).toBe(4);
+});
+
+it('logTo() logs a resend as such, at the retry level', async () => {
+  const lines: Array<[Record<string, unknown>, string]> = [];
+  const { url, proxy } = await warmed('fin');
+  logTo(
+    proxy,
+    { info: (object, message) => lines.push([object, message]) },
+    { levels: { failure: false, breaker: false, health: false } },
+  );
+  expect((await send(`${url}/again`)).status).toBe(200);
+  expect(lines).toEqual([
+    [
+      expect.objectContaining({ event: 'proxy.retry', attempt: 1, resend: true, errorType: 'connection_terminated' }),
+      'upstream closed a reused connection unanswered; sending again on a new one',
+    ],
+  ]);
 });

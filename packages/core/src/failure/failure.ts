@@ -119,11 +119,35 @@ export function receivedFailure(
   });
 }
 
+/** RFC 9110 §9.2.2: the methods whose intended effect is the same however many times a request is sent. */
+const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** A failed request, as the decision to send it again sees it. */
+export interface RetryCandidate {
+  /** The request method, as the client sent it (Node's parser upper-cases it). */
+  readonly method: string;
+  /**
+   * Whether its body can be sent again: it has none, or it is held in memory. A body streamed from the client is
+   * consumed as it goes upstream (even towards a connection that then failed): there is nothing left to send.
+   */
+  readonly replayable: boolean;
+}
+
 /**
- * Whether a failed request may be sent again: it never reached the upstream, or repeating it is harmless because the
- * method is idempotent and the body can be replayed (RFC 9110 §9.2.2: a request the server may have acted on is
- * retried automatically only when it is idempotent).
+ * Whether a failed request may be sent to the upstream again: the one rule that the proxy's retries, its resend on a
+ * new connection after the keep-alive race, and your own code follow.
+ *
+ * It needs a body that can be sent again (none, or held in memory), and then either a method that is idempotent, or a
+ * failure that shows the upstream never got the request (`mayHaveReachedUpstream: false`: the name did not resolve,
+ * the connection was refused or timed out, the TLS handshake failed). RFC 9110 §9.2.2: a client must not
+ * automatically retry a request with a non-idempotent method unless it can tell that the request was never applied.
+ * A connection that closes once the request was written (a reset, "socket hang up", even on a reused keep-alive
+ * connection) cannot tell it: the upstream may have read the request and acted on it, so a POST is not sent again.
+ *
+ * What it leaves to the caller: nothing may be sent again once part of the answer went to the client, and when (the
+ * retry count, the backoff, the deadline, the retry budget) is the caller's policy.
  */
-export function isRetrySafe(failure: GatewayFailure, idempotentAndReplayable: boolean): boolean {
-  return !failure.mayHaveReachedUpstream || idempotentAndReplayable;
+export function isRetrySafe(failure: GatewayFailure, request: RetryCandidate): boolean {
+  if (!request.replayable) return false;
+  return !failure.mayHaveReachedUpstream || idempotentMethods.has(request.method);
 }

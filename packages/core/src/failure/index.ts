@@ -21,6 +21,7 @@ export {
   failureOf,
   type GatewayFailure,
   isRetrySafe,
+  type RetryCandidate,
   receivedFailure,
   type Timings,
 } from './failure.js';

@@ -37,6 +37,12 @@ export type FinishedAttempt =
       readonly headSent: boolean;
       readonly timeout: TimeoutName | undefined;
       readonly timings: Timings;
+      /**
+       * The keep-alive race: the attempt went out on a reused connection, which closed (a FIN or a RST) before any
+       * byte of an answer arrived. The upstream closed it, likely for being idle, perhaps after reading the request;
+       * a new connection may well succeed. The pool's other idle connections to that upstream were closed too.
+       */
+      readonly stale: boolean;
     };
 
 /** What an attempt needs besides the request. */
@@ -120,6 +126,7 @@ function timeoutFailure(
 /**
  * Records DNS, TCP and TLS timings of the upstream request's connection and calls `connected` once it is ready for
  * the request: at once for a reused keep-alive connection, else after `connect` (and `secureConnect` for TLS).
+ * `reused` is called first for a reused connection, with it.
  */
 function watchConnection(
   proxyReq: ClientRequest,
@@ -127,9 +134,11 @@ function watchConnection(
   timings: Timings,
   started: number,
   connected: () => void,
+  reused: (socket: Socket) => void,
 ): void {
   const watch = (socket: Socket) => {
     if (!socket.connecting) {
+      if (proxyReq.reusedSocket) reused(socket);
       connected();
       return;
     }
@@ -180,6 +189,8 @@ export function runAttempt(
     let proxyRes: IncomingMessage | undefined;
     let done = false;
     let headSent = false;
+    /** On a reused connection: the bytes it had read before this attempt, to tell whether any of an answer came. */
+    let readBefore: number | undefined;
     // The body is streamed from `req` (not held in memory): an upload the client may stall.
     const uploading = body === undefined;
     // When each side last moved, for the timer (see waitingOn). Timestamps rather than a timer restarted per chunk:
@@ -242,11 +253,31 @@ export function runAttempt(
       proxyReq?.destroy();
       proxyRes?.destroy();
     }
-    function fail(failure: GatewayFailure, timeout: TimeoutName | undefined): void {
+    function fail(failure: GatewayFailure, timeout: TimeoutName | undefined, stale = false): void {
       if (done) return;
-      settle({ kind: 'failed', failure: { ...failure, upstream: target.origin, timings }, headSent, timeout, timings });
+      settle({
+        kind: 'failed',
+        failure: { ...failure, upstream: target.origin, timings },
+        headSent,
+        timeout,
+        timings,
+        stale,
+      });
       stopUpstream();
       if (headSent) abortResponse(res);
+    }
+    /**
+     * Whether an error means the keep-alive race was lost: the attempt's connection was a reused one, and it closed
+     * (a FIN, a RST, a failed write) before a single byte of an answer, interim ones included, came back on it. Then
+     * the pool's other idle connections to that upstream are closed as well: with LIFO scheduling this one was the
+     * most recently used, so they have been idle longer, and are at least as likely to be closed by now.
+     */
+    function lostRace(failure: GatewayFailure): boolean {
+      const socket = proxyReq?.socket;
+      if (readBefore === undefined || socket == null || socket.bytesRead !== readBefore) return false;
+      if (failure.type !== 'connection_terminated') return false;
+      settings.engine.closeIdle(socket);
+      return true;
     }
     function onClientClose(): void {
       if (done) return;
@@ -383,9 +414,18 @@ export function runAttempt(
             return;
           }
           proxyReq = request;
-          watchConnection(request, target, timings, started, () => {
-            if (!done) connected();
-          });
+          watchConnection(
+            request,
+            target,
+            timings,
+            started,
+            () => {
+              if (!done) connected();
+            },
+            (socket) => {
+              readBefore = socket.bytesRead;
+            },
+          );
         },
         response(response) {
           if (done) {
@@ -415,6 +455,7 @@ export function runAttempt(
               headSent: false,
               timeout: undefined,
               timings,
+              stale: false,
             });
             return;
           }
@@ -457,7 +498,8 @@ export function runAttempt(
             stopUpstream();
             return;
           }
-          fail(classify(error) ?? failureOf('connection_terminated', { cause: error }), undefined);
+          const failure = classify(error) ?? failureOf('connection_terminated', { cause: error });
+          fail(failure, undefined, lostRace(failure));
         },
       },
     );

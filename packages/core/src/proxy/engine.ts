@@ -23,6 +23,11 @@ export interface Engine {
    * WebSocket handshake (`call.upgrade`), a 101 is the engine's: it tunnels the two sockets.
    */
   web(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): void;
+  /**
+   * Closes the idle connections the agent keeps beside `socket`, one of its connections: those to the same upstream,
+   * under the same options. For when that upstream closed a reused connection before answering on it.
+   */
+  closeIdle(socket: Duplex): void;
 }
 
 /** One attempt. */
@@ -139,6 +144,20 @@ export function createEngine(agent: HttpAgent): Engine {
   }
 
   return {
+    closeIdle(socket) {
+      // The agent's pools are keyed by a name it derives from the request's options and its own; the socket is still
+      // listed in use under that name when its request fails (it leaves the agent on 'close').
+      for (const [name, sockets] of Object.entries(agent.sockets)) {
+        if (sockets?.includes(socket as Socket) !== true) continue;
+        // 'agentRemove' takes a socket out of the agent at once (Node's documented way); destroyed alone, it would
+        // stay in the pool until its 'close', and with LIFO scheduling it could be handed to the very next request.
+        for (const idle of [...(agent.freeSockets[name] ?? [])]) {
+          idle.emit('agentRemove');
+          idle.destroy();
+        }
+        return;
+      }
+    },
     web(req, call, hooks) {
       const proxyReq = send(req, call, hooks);
       proxyReq.on('response', hooks.response);

@@ -31,7 +31,8 @@ export interface LogLevels {
    */
   failure?: LogLevel | false;
   /**
-   * Another attempt is about to start.
+   * Another attempt is about to start, or the same one is sent again on a new connection (`resend`: the keep-alive
+   * race).
    * @default 'info'
    */
   retry?: LogLevel | false;
@@ -117,6 +118,8 @@ function retryLine(event: ProxyRetryEvent): [Record<string, unknown>, string] {
   const line = base(event, 'proxy.retry');
   line.errorType = event.failure.type;
   line.status = event.failure.status;
+  line.resend = event.resend;
+  if (event.resend) return [line, 'upstream closed a reused connection unanswered; sending again on a new one'];
   return [line, `retrying upstream request, attempt ${event.attempt}`];
 }
 

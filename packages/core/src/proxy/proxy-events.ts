@@ -54,10 +54,17 @@ export interface ProxyFailureEvent extends ProxyEvent {
   willRetry: boolean;
 }
 
-/** Another attempt is about to start. */
+/** Another attempt is about to start, or the same one is sent again on a new connection (`resend`). */
 export interface ProxyRetryEvent extends ProxyEvent {
   /** The failure of the previous attempt, the reason for this one. `attempt` is the number of the coming attempt. */
   failure: GatewayFailure;
+  /**
+   * The keep-alive race: the attempt went out on a reused connection that the upstream closed before answering, and
+   * it is sent again at once on a new connection, under the same `attempt` number. Not a retry: no backoff, not
+   * counted in `retry.retries` or the budget, nothing for the breaker; no `failure` event for the lost race. Only a
+   * request safe to send again is (`isRetrySafe`: an idempotent method, a body none or held in memory).
+   */
+  resend: boolean;
 }
 
 /**

@@ -78,8 +78,10 @@ export interface UpstreamTlsOptions {
 /** Retry policy. */
 export interface RetryOptions {
   /**
-   * Attempts after the first. Only failures that are safe to repeat are retried: the request never reached the
-   * upstream (refused, connect timeout, TLS failure), or its method is idempotent and its body could be replayed.
+   * Attempts after the first. Only failures that are safe to repeat are retried (`isRetrySafe`): the body can be sent
+   * again (none, or buffered), and the request never reached the upstream (refused, connect timeout, TLS failure) or
+   * its method is idempotent. A request that meets a reused connection the upstream just closed is sent again on a new
+   * one by the same rule, outside this count.
    * @default 1
    */
   retries?: number;

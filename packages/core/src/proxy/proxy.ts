@@ -4,7 +4,7 @@ import { constants as http2Constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { clientWentAway } from '../failure/classify.js';
 import { errorOf, type GatewayError } from '../failure/errors.js';
-import type { GatewayFailure, Timings } from '../failure/failure.js';
+import { type GatewayFailure, isRetrySafe, type RetryCandidate, type Timings } from '../failure/failure.js';
 import type { FailurePhase } from '../failure/taxonomy.js';
 import { rejection, writeRejection } from '../node-http/reject.js';
 import { requestIdOf } from '../node-http/request-id.js';
@@ -83,9 +83,6 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
   close(): void;
 }
 
-/** RFC 9110 §9.2.2. */
-const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
 /** The request an event or a target choice is about. */
 interface Subject {
   readonly req: IncomingMessage;
@@ -105,12 +102,12 @@ interface Call extends Subject {
   leaving: ClientLeaving | undefined;
 }
 
-/** What every attempt of one forwarded request shares once its body is prepared. */
-interface Attempts {
+/**
+ * What every attempt of one forwarded request shares once its body is prepared; as a `RetryCandidate`, its method and
+ * whether a later attempt could send the same body (none, or buffered).
+ */
+interface Attempts extends RetryCandidate {
   readonly body: Buffer | undefined;
-  /** A later attempt could send the same body (none, or buffered). */
-  readonly replayable: boolean;
-  readonly idempotent: boolean;
   /** `performance.now()` value after which no attempt starts and the current one ends. */
   readonly deadlineAt: number;
 }
@@ -139,7 +136,7 @@ function clientLeaving(req: IncomingMessage, res: ServerResponse): ClientLeaving
 
 /** A gateway-local failure (no target, no slot) as the events describe it: nothing was attempted. */
 function localFailure(failure: GatewayFailure): FailedAttempt {
-  return { kind: 'failed', failure, headSent: false, timeout: undefined, timings: {} };
+  return { kind: 'failed', failure, headSent: false, timeout: undefined, timings: {}, stale: false };
 }
 
 /** A handshake that is not a WebSocket one (RFC 6455 §4.2.1): not one we proxy. */
@@ -317,8 +314,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     this.#budget?.request();
     const attempts: Attempts = {
       body: prepared.body,
+      method: req.method ?? 'GET',
       replayable: prepared.replayable,
-      idempotent: idempotentMethods.has(req.method ?? 'GET'),
       deadlineAt: performance.now() + options.timeouts.deadline,
     };
     const settings = call.robots === undefined ? this.#settings : (this.#robotsSettings as AttemptSettings);
@@ -334,14 +331,27 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
 
     for (let attempt = 1; ; attempt++) {
       const target = choice.target;
-      if (reason !== undefined) this.#emitRetry(call, target, attempt, reason);
+      if (reason !== undefined) this.#emitRetry(call, target, attempt, reason, false);
       if (clientWentAway(req)) {
         choice.report(notSent);
         this.#emitAbort(call, target, attempt, 'request', false, {});
         return undefined;
       }
       tried.add(choice.target);
-      const outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt, call.tunnel);
+      let outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt, call.tunnel);
+      if (
+        outcome.kind === 'failed' &&
+        outcome.stale &&
+        isRetrySafe(outcome.failure, attempts) &&
+        !clientWentAway(req)
+      ) {
+        // The keep-alive race, lost: the upstream closed the reused connection before answering (runAttempt had the
+        // pool's other idle connections to it closed too). Sent again at once, on a new connection, by the same rule
+        // as a retry; but it is not one: the upstream did nothing wrong, so no backoff, no retry count, no budget,
+        // and nothing for its breaker or health. Once per attempt: a second loss is a failure like any other.
+        this.#emitRetry(call, target, attempt, outcome.failure, true);
+        outcome = await runAttempt(settings, target, req, res, attempts.body, attempts.deadlineAt, call.tunnel);
+      }
       // Reported before any event, so that a listener cannot keep the breaker from hearing of it.
       choice.report(outcome);
       if (outcome.kind === 'answered') {
@@ -374,9 +384,9 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
    * Whether a failed attempt is tried again, where, and after how long; `undefined` when it is not, and the failure
    * is the answer.
    *
-   * Never after a response byte went to the client, never past the retry count, and only when repeating the request
-   * is safe: RFC 9110 §9.2.2, a request the upstream may have acted on is repeated only if its method is idempotent,
-   * and only if its body can be sent again. An upstream that answered (an intercepted status) is asked again only
+   * Never after a response byte went to the client, never past the retry count, and only when sending the request
+   * again is safe: `isRetrySafe`, the one rule (a body that can be sent again, and an idempotent method unless the
+   * upstream never got the request; RFC 9110 §9.2.2). An upstream that answered (an intercepted status) is asked again only
    * when it said when: a 503 or 429 with a Retry-After (RFC 9110 §10.2.3, RFC 6585 §4) short enough to wait out.
    * The wait (the backoff, or that Retry-After) must end before the deadline. Then a target must admit it (another
    * healthy one first: failover), and the retry budget is asked last, so that it counts only retries really sent.
@@ -391,7 +401,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     // The deadline's timer can fire a fraction of a millisecond before performance.now() reaches it (timers keep
     // whole milliseconds of the loop's cached clock): the deadline ends the request whatever `remaining` says.
     if (outcome.headSent || outcome.timeout === 'deadline' || attempt > this.#options.retries) return undefined;
-    if (!attempts.replayable || (failure.mayHaveReachedUpstream && !attempts.idempotent)) return undefined;
+    if (!isRetrySafe(failure, attempts)) return undefined;
     let retryAfter: number | undefined;
     if (failure.receivedStatus !== undefined) {
       if (failure.receivedStatus !== 503 && failure.receivedStatus !== 429) return undefined;
@@ -514,9 +524,15 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     });
   }
 
-  #emitRetry(subject: Subject, target: Target | undefined, attempt: number, failure: GatewayFailure): void {
+  #emitRetry(
+    subject: Subject,
+    target: Target | undefined,
+    attempt: number,
+    failure: GatewayFailure,
+    resend: boolean,
+  ): void {
     if (this.listenerCount('retry') === 0) return;
-    this.emit('retry', { ...this.#event(subject, target, attempt, {}), failure });
+    this.emit('retry', { ...this.#event(subject, target, attempt, {}), failure, resend });
   }
 
   #emitAbort(
