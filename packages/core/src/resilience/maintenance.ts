@@ -331,8 +331,8 @@ class Gate extends EventEmitter<MaintenanceGateEvents> implements MaintenanceGat
       store.subscribe(this.#key, (message) => this.#heard(message));
       // Read now (a new instance starts from the stored state), and again whenever the store returns, when a state
       // set here meanwhile is sent unless a newer one was set elsewhere.
-      void this.#sync();
-      store.on('up', () => void this.#sync());
+      this.#quietly(this.#sync());
+      store.on('up', () => this.#quietly(this.#sync()));
     }
   }
 
@@ -363,10 +363,15 @@ class Gate extends EventEmitter<MaintenanceGateEvents> implements MaintenanceGat
         at: Math.max(this.#now(), (this.#shared?.at ?? 0) + 1),
         by: thisInstance,
       };
-      void this.#send(this.#shared);
+      this.#quietly(this.#send(this.#shared));
     }
     if (this.listenerCount('change') > 0)
       this.emit('change', { enabled: this.enabled, until: this.#until, source: 'local' });
+  }
+
+  /** The contract says a store never rejects; one of a user's own might, and must not become an unhandled rejection. */
+  #quietly(work: Promise<void>): void {
+    work.catch(() => {});
   }
 
   async #send(state: SharedState): Promise<void> {
