@@ -15,6 +15,7 @@ import {
   type HealthCheckResult,
   resolveHealthCheck,
 } from '../src/resilience/health.js';
+import { memoryStore } from '../src/store/memory-store.js';
 
 const upstreams: Upstream[] = [];
 let checker: HealthChecker | undefined;
@@ -176,5 +177,62 @@ describe('health checks over real sockets', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(changes).toEqual([]);
     expect(checker.isHealthy(new URL(hanging.url))).toBe(true);
+  });
+});
+
+describe('health checks shared through a store', () => {
+  const checkers: HealthChecker[] = [];
+  afterEach(() => {
+    for (const one of checkers.splice(0)) one.close();
+  });
+  function sharing(targets: URL[], store: ReturnType<typeof memoryStore>): HealthChecker {
+    const made = createHealthChecker(targets, { ...quiet, path: '/health' }, { store });
+    checkers.push(made);
+    return made;
+  }
+
+  it('checks each target from one instance per round, and every instance applies the result', async () => {
+    const upstream = await start(() => statusUpstream({ status: 503 }));
+    const store = memoryStore();
+    const target = new URL(upstream.url);
+    const one = sharing([target], store);
+    const oneDown = changeTo(one, false);
+    const two = sharing([target], store);
+    const twoDown = changeTo(two, false);
+    await Promise.all([oneDown, twoDown]);
+    expect(upstream.requests).toBe(1);
+    expect(one.isHealthy(target)).toBe(false);
+    expect(two.isHealthy(target)).toBe(false);
+    // A second round on both: still one check.
+    await Promise.all([one.check(), two.check()]);
+    expect(upstream.requests).toBe(2);
+  });
+
+  it('checks from every instance while the store is down', async () => {
+    const upstream = await start(() => statusUpstream({ status: 200 }));
+    const store = memoryStore();
+    const target = new URL(upstream.url);
+    const one = sharing([target], store);
+    const two = sharing([target], store);
+    await Promise.all([one.check(), two.check()]);
+    const before = upstream.requests;
+    store.emit('down', new Error('gone'));
+    await Promise.all([one.check(), two.check()]);
+    expect(upstream.requests).toBe(before + 2);
+  });
+
+  it('ignores a result that is not one', async () => {
+    const upstream = await start(() => statusUpstream({ status: 200 }));
+    const store = memoryStore();
+    const target = new URL(upstream.url);
+    const one = sharing([target], store);
+    await one.check();
+    const key = `health:${target.origin}${target.pathname}|/health`;
+    for (const garbage of ['{"healthy":"no"}', 'nope', '[]']) await store.publish(key, garbage);
+    await Promise.resolve();
+    expect(one.isHealthy(target)).toBe(true);
+    const down = changeTo(one, false);
+    await store.publish(key, JSON.stringify({ healthy: false, status: 503 }));
+    expect(await down).toMatchObject({ healthy: false, status: 503 });
   });
 });

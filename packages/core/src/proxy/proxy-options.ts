@@ -184,13 +184,17 @@ export interface ProxyOptions {
    */
   robots?: false | RobotsOptions;
   /**
-   * Where copies of good answers are shared (robots.txt's last good copies, and stale-if-error's): a shared store,
-   * such as `redisStore()` from `@gateway-errors/redis`, lets a copy one instance saw answer a failure on any other.
-   * Copies are kept in this process's memory too, and read there first: a request never waits for the store when all
-   * is well (copies are written to it without waiting, and a hot URL's not with every request), and a failed request
-   * waits at most 5 ms for its copy, then is answered as usual. A copy read from it is validated, and never served
-   * when it is cut short, garbled or another version's.
-   * @default undefined (copies in this process's memory only)
+   * Where this proxy shares state with the other instances of the gateway (`redisStore()` from
+   * `@gateway-errors/redis`; docs/fleet.md), never in a request's way:
+   * - copies of good answers (robots.txt's last good copies, and stale-if-error's): a copy one instance saw answers a
+   *   failure on any other. Copies are kept in this process's memory too, and read there first: a request never waits
+   *   for the store when all is well (copies are written to it without waiting, and a hot URL's not with every
+   *   request), and a failed request waits at most 5 ms for its copy, then is answered as usual. A copy read from it is
+   *   validated, and never served when it is cut short, garbled or another version's;
+   * - the results of active health checks: one instance checks each target per interval, every instance applies the
+   *   result;
+   * - open circuits, when `breaker.shared` is on.
+   * @default undefined (copies in this process's memory only; each instance checks and breaks for itself)
    */
   store?: GatewayStore;
   /**
@@ -368,6 +372,13 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
   const breaker = optionalObject(options.breaker, 'breaker', '{ consecutiveFailures: 5, openFor: 5000 }');
   const passive = optionalObject(options.passive, 'passive', '{ failures: 3, downFor: 10000 }');
   const robots = optionalObject(options.robots, 'robots', '{ fallback: "User-agent: *\\nAllow: /\\n" }');
+  const store = resolveStore(options.store);
+  if (breaker !== false && breaker?.shared === true && store === undefined) {
+    throw configError(
+      'GATEWAY_ERRORS_CONFLICTING_OPTIONS',
+      "breaker.shared shares open circuits through the proxy's store, and there is none: give store (such as redisStore({ url })), or drop shared.",
+    );
+  }
   const intercept = options.intercept ?? false;
   if (
     typeof intercept !== 'boolean' &&
@@ -398,7 +409,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     pool: resolveTargetPoolOptions({ passive, healthCheck: options.healthCheck }, urls.length),
     concurrency: options.concurrency === undefined ? undefined : resolveConcurrency(options.concurrency),
     robots: robots === false ? (false as const) : resolveRobotsOptions(robots),
-    store: resolveStore(options.store),
+    store,
   };
   // Created last: everything above has been checked.
   const agent = resolveAgent(options, urls[0]?.protocol === 'https:');

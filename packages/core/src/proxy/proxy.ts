@@ -77,8 +77,8 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: FailureRenderer): Promise<void>;
   /**
-   * Stops the active health checks and releases the idle connections of the agent this proxy created (your own
-   * agent is left alone).
+   * Stops the active health checks, stops listening to the store (which stays open: close it yourself), and releases
+   * the idle connections of the agent this proxy created (your own agent is left alone).
    */
   close(): void;
 }
@@ -218,7 +218,10 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
               robots.observe(req, proxyRes, copySource(req, this.#site, resolved.changeOrigin)),
           });
     // Last: it may start health checks, and everything it needs was validated above.
-    this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, { agent: resolved.agent });
+    this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, {
+      agent: resolved.agent,
+      store: resolved.store,
+    });
     this.#balancer.on('breaker', (change) => {
       const { target, ...state } = change;
       this.#publish('breaker', { upstream: target.origin, target: target.index, ...state });

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type ClientRequest, type Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { hostname } from 'node:os';
 import { checkOptions, positiveNumber } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
+import type { GatewayStore } from '../store/store.js';
 
 /** Active health checks: each target is really requested over HTTP, every `interval`. Durations in milliseconds. */
 export interface HealthCheckOptions {
@@ -89,24 +92,68 @@ export interface HealthChecker extends EventEmitter<HealthCheckerEvents> {
   close(): void;
 }
 
-/** How checks connect: the proxy's agent carries its TLS settings (a private CA) and keep-alive. */
+/**
+ * How checks connect (the proxy's agent carries its TLS settings, a private CA, and keep-alive), and where their results
+ * are shared.
+ */
 export interface HealthCheckConnection {
   /**
    * The agent for the checks.
    * @default a fresh connection per check
    */
   agent?: HttpAgent;
+  /**
+   * Where instances share the checks: each round, the instance that holds a target's lock in the store checks it and
+   * publishes the result, and the others apply it without checking. While the store is down, each checks for itself.
+   * @default undefined (this instance checks every target)
+   */
+  store?: GatewayStore;
+}
+
+/** A result as the store keeps and publishes it. */
+interface SharedResult {
+  readonly healthy: boolean;
+  readonly status?: number;
+  readonly code?: string;
+}
+
+function parseResult(text: string): SharedResult | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const result = value as Partial<SharedResult> | null;
+  if (typeof result?.healthy !== 'boolean') return undefined;
+  const status = Number.isInteger(result.status) ? result.status : undefined;
+  const code = typeof result.code === 'string' && /^[\w.-]{1,64}$/.test(result.code) ? result.code : undefined;
+  return { healthy: result.healthy, status, code };
+}
+
+/**
+ * The name of a target's check in the store: what is checked (origin, path, and the check's path), never the URL's
+ * credentials. Proxies of the same target with the same check share it.
+ */
+function checkKey(target: URL, path: string): string {
+  return `${target.origin}${target.pathname}|${path}`;
 }
 
 class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements HealthChecker {
   readonly #targets: readonly URL[];
   readonly #options: ResolvedHealthCheckOptions;
   readonly #agent: HttpAgent | undefined;
+  readonly #store: GatewayStore | undefined;
+  /** This checker, as a lock names its holder. */
+  readonly #owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   readonly #healthy = new Map<string, boolean>();
   readonly #inFlight = new Set<ClientRequest>();
+  readonly #unsubscribe: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #nextRoundAt = 0;
+  /** The store is down: every target is checked here, as without a store. */
+  #storeDown = false;
   #closed = false;
 
   constructor(targets: readonly URL[], options: ResolvedHealthCheckOptions, connection: HealthCheckConnection) {
@@ -114,6 +161,28 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
     this.#targets = targets;
     this.#options = options;
     this.#agent = connection.agent;
+    const store = connection.store;
+    this.#store = store;
+    if (store !== undefined) {
+      for (const target of targets) {
+        const key = `health:${checkKey(target, options.path)}`;
+        this.#unsubscribe.push(store.subscribe(key, (message) => this.#heard(target, message)));
+      }
+      const onDown = () => {
+        this.#storeDown = true;
+      };
+      // A round made while the store was still connecting checked nothing: run one now that it answers.
+      const onUp = () => {
+        this.#storeDown = false;
+        void this.check();
+      };
+      store.on('down', onDown);
+      store.on('up', onUp);
+      this.#unsubscribe.push(() => {
+        store.off('down', onDown);
+        store.off('up', onUp);
+      });
+    }
     void this.check();
   }
 
@@ -140,6 +209,7 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     for (const request of this.#inFlight) request.destroy();
     this.#inFlight.clear();
   }
@@ -151,8 +221,52 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
     this.#timer = setTimeout(() => void this.check(), this.#options.interval).unref();
   }
 
+  /**
+   * One target's turn in a round. With a store, one instance checks it per interval: the one that holds its lock
+   * (held past the next round, so the holder keeps it; it lapses if the holder dies), which publishes the result;
+   * the others read the last result instead (and hear the next one as it is published). While the store is down,
+   * every instance checks for itself: a result nobody checks would otherwise hold a target down for good.
+   */
   async #checkOne(target: URL): Promise<void> {
-    const result = await this.#probe(target);
+    const store = this.#store;
+    if (store === undefined || this.#storeDown) {
+      this.#apply(target, await this.#probe(target));
+      return;
+    }
+    const { interval, timeout, path } = this.#options;
+    const key = `health:${checkKey(target, path)}`;
+    let holder: boolean;
+    try {
+      holder = await store.lock(`lock:${key}`, this.#owner, interval + 2 * timeout);
+    } catch {
+      // A store of a user's own that rejects, which the contract rules out: check here, as when it is down.
+      holder = true;
+    }
+    if (holder) {
+      const result = await this.#probe(target);
+      if (this.#closed) return;
+      this.#apply(target, result);
+      const text = JSON.stringify({ healthy: result.healthy, status: result.status, code: result.code });
+      // Kept for instances that start later (a few intervals: a result nobody refreshes lapses), then announced.
+      try {
+        await store.set(key, Buffer.from(text), 3 * interval + timeout);
+        await store.publish(key, text);
+      } catch {}
+      return;
+    }
+    let stored: Buffer | undefined;
+    try {
+      stored = await store.get(key);
+    } catch {}
+    if (stored !== undefined) this.#heard(target, stored.toString('utf8'));
+  }
+
+  #heard(target: URL, message: string): void {
+    const result = parseResult(message);
+    if (result !== undefined && !this.#closed) this.#apply(target, { target, ...result });
+  }
+
+  #apply(target: URL, result: HealthCheckResult): void {
     if (this.#closed) return;
     const before = this.#healthy.get(target.href);
     this.#healthy.set(target.href, result.healthy);
@@ -200,7 +314,8 @@ class ActiveHealthChecker extends EventEmitter<HealthCheckerEvents> implements H
 
 /**
  * Starts active health checks of `targets`: a first round at once, then one every `interval` after the previous
- * round ended (so rounds never overlap). Timers are unref'd; `close()` stops everything.
+ * round ended (so rounds never overlap). With `connection.store`, one instance checks each target per interval and
+ * the others apply its results. Timers are unref'd; `close()` stops everything.
  * @example
  * const checker = createHealthChecker([new URL('http://10.0.0.1:4000')], { path: '/health', interval: 5000 });
  * checker.isHealthy(target); // false once a check failed, true again once one passes

@@ -215,7 +215,7 @@ class RoundRobinPool extends EventEmitter<TargetPoolEvents> implements TargetPoo
     this.#passive = targets.map(() => ({ consecutive: 0, downUntil: 0, down: false }));
     if (options.healthCheck !== undefined) {
       const urls = targets.map((target) => target.url);
-      const checker = createHealthChecker(urls, options.healthCheck, { agent: runtime.agent });
+      const checker = createHealthChecker(urls, options.healthCheck, { agent: runtime.agent, store: runtime.store });
       checker.on('change', (result) => {
         const target = this.targets.find((t) => t.url.href === result.target.href);
         if (target !== undefined && this.listenerCount('health') > 0) {
