@@ -5,9 +5,28 @@
  * state, never on the clock.
  */
 import { once } from 'node:events';
-import type { GatewayStore, MaintenanceGate } from '@gateway-errors/core';
+import { createServer, type Server } from 'node:http';
+import type {
+  GatewayProxy,
+  GatewayStore,
+  MaintenanceGate,
+  ProxyBreakerEvent,
+  ProxyOptions,
+} from '@gateway-errors/core';
+import type { AttemptOutcome } from '@gateway-errors/core/unstable-internals';
+import {
+  type CircuitBreaker,
+  type CircuitSharing,
+  createBreaker,
+  resolveBreakerOptions,
+  shareCircuit,
+} from '@gateway-errors/core/unstable-internals';
+import * as expressAdapter from '@gateway-errors/express';
+import * as koaAdapter from '@gateway-errors/koa';
 import { redisStore } from '@gateway-errors/redis';
-import { echoUpstream, type Upstream } from '@gateway-errors/testing';
+import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import express5 from 'express';
+import Koa3 from 'koa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Adapter, type AppSpec, adapters, type RunningApp } from './adapters.js';
 import { type RedisServer, runs, startRedis } from './support/redis-server.js';
@@ -47,6 +66,62 @@ async function status(app: RunningApp, path = '/api/x'): Promise<{ status: numbe
   const res = await fetch(`${app.url}${path}`, { headers: { accept: 'application/json' } });
   await res.arrayBuffer();
   return { status: res.status, retryAfter: res.headers.get('retry-after') };
+}
+
+/** A gateway instance built by hand, so that a test listens to its proxy before its first health check ends. */
+interface Gateway {
+  url: string;
+  proxy: GatewayProxy;
+}
+
+function serve(handler: Parameters<typeof createServer>[1]): Promise<Server> {
+  const server = createServer(handler);
+  open.push({ close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function expressGateway(options: ProxyOptions, listen: (proxy: GatewayProxy) => void): Promise<Gateway> {
+  const app = express5();
+  const proxy = expressAdapter.gatewayProxy(options);
+  listen(proxy.proxy);
+  open.push({ close: async () => proxy.proxy.close() });
+  app.use(proxy);
+  app.use(expressAdapter.gatewayErrors());
+  const server = await serve(app);
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, proxy: proxy.proxy };
+}
+
+async function koaGateway(options: ProxyOptions, listen: (proxy: GatewayProxy) => void): Promise<Gateway> {
+  const app = new Koa3();
+  app.silent = true;
+  const proxy = koaAdapter.gatewayProxy(options);
+  listen(proxy.proxy);
+  open.push({ close: async () => proxy.proxy.close() });
+  app.use(koaAdapter.gatewayErrors());
+  app.use(proxy);
+  const server = await serve(app.callback());
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, proxy: proxy.proxy };
+}
+
+async function get(
+  gateway: Gateway | RunningApp,
+  path = '/x',
+): Promise<{ status: number; proxyStatus: string | null }> {
+  const res = await fetch(`${gateway.url}${path}`, { headers: { accept: 'application/json' } });
+  await res.arrayBuffer();
+  return { status: res.status, proxyStatus: res.headers.get('proxy-status') };
+}
+
+/** Resolves with the first event `name` of `proxy` that `test` accepts. */
+function eventOf<T>(proxy: GatewayProxy, name: 'health' | 'breaker', test: (event: T) => boolean): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (event: T) => {
+      if (!test(event)) return;
+      proxy.off(name, listener as never);
+      resolve(event);
+    };
+    proxy.on(name, listener as never);
+  });
 }
 
 /** Resolves once `gate` is in the state `test` looks for: now, or at one of its changes. */
@@ -134,6 +209,117 @@ describe.runIf(runs)('many instances on one Redis', () => {
       gateTwo.enabled = false;
       await reaches(gateOne, (gate) => !gate.enabled);
       expect(await status(one)).toMatchObject({ status: 200 });
+    });
+  });
+
+  describe('active health checks', () => {
+    it('checks a target from one instance per interval, and every instance applies the result', async () => {
+      let checks = 0;
+      const upstream = await httpUpstream((req, res) => {
+        if (req.url === '/health') checks++;
+        res.writeHead(req.url === '/health' ? 503 : 200, { 'content-length': '0' });
+        res.end();
+      });
+      open.push(upstream);
+      const options = (store: GatewayStore): ProxyOptions => ({
+        target: upstream.url,
+        store,
+        retry: false,
+        healthCheck: { path: '/health', interval: 60_000, timeout: 2000 },
+      });
+      let oneDown: Promise<unknown> = Promise.resolve();
+      let twoDown: Promise<unknown> = Promise.resolve();
+      const one = await expressGateway(options(await connectedStore()), (proxy) => {
+        oneDown = eventOf(proxy, 'health', (event: { healthy: boolean }) => !event.healthy);
+      });
+      const two = await koaGateway(options(await connectedStore()), (proxy) => {
+        twoDown = eventOf(proxy, 'health', (event: { healthy: boolean }) => !event.healthy);
+      });
+      await Promise.all([oneDown, twoDown]);
+      expect(checks).toBe(1);
+      for (const gateway of [one, two]) {
+        expect(await get(gateway)).toMatchObject({
+          status: 503,
+          proxyStatus: expect.stringContaining('destination_unavailable'),
+        });
+      }
+      expect(upstream.requests).toBe(1);
+    });
+  });
+
+  describe('breakers', () => {
+    /** An upstream that answers 503, which the breakers below count as failures. */
+    async function failing(): Promise<Upstream> {
+      const upstream = await httpUpstream((_req, res) => {
+        res.writeHead(503, { 'content-length': '0' });
+        res.end();
+      });
+      open.push(upstream);
+      return upstream;
+    }
+    const breaker = { consecutiveFailures: 1, failureStatuses: [503], openFor: 60_000, jitter: 0 };
+
+    it('stay local by default: one instance opening its circuit does not open the others', async () => {
+      const upstream = await failing();
+      const options = (store: GatewayStore): ProxyOptions => ({ target: upstream.url, store, retry: false, breaker });
+      let opened: Promise<unknown> = Promise.resolve();
+      const one = await expressGateway(options(await connectedStore()), (proxy) => {
+        opened = eventOf(proxy, 'breaker', (event: ProxyBreakerEvent) => event.to === 'open');
+      });
+      const two = await koaGateway(options(await connectedStore()), () => {});
+      expect((await get(one)).status).toBe(503);
+      await opened;
+      expect(await get(one)).toMatchObject({ proxyStatus: expect.stringContaining('destination_unavailable') });
+      // The other instance still asks the upstream: its own network may be fine.
+      expect(await get(two)).toMatchObject({ status: 503, proxyStatus: null });
+      expect(upstream.requests).toBe(2);
+    });
+
+    it('share an open circuit when asked (breaker.shared): every instance fails fast until the same time', async () => {
+      const upstream = await failing();
+      const options = (store: GatewayStore): ProxyOptions => ({
+        target: upstream.url,
+        store,
+        retry: false,
+        breaker: { ...breaker, shared: true },
+      });
+      let heard: Promise<ProxyBreakerEvent> = Promise.resolve() as never;
+      const one = await expressGateway(options(await connectedStore()), () => {});
+      const two = await koaGateway(options(await connectedStore()), (proxy) => {
+        heard = eventOf(proxy, 'breaker', (event: ProxyBreakerEvent) => event.to === 'open');
+      });
+      expect((await get(one)).status).toBe(503);
+      expect(await heard).toMatchObject({ to: 'open', reason: 'shared' });
+      const answer = await get(two);
+      expect(answer).toMatchObject({ status: 503, proxyStatus: expect.stringContaining('destination_unavailable') });
+      expect(upstream.requests).toBe(1);
+    });
+
+    it('let a single instance probe a shared circuit while it is half-open', async () => {
+      const options = resolveBreakerOptions({ ...breaker, openFor: 5000, shared: true });
+      const instances: { breaker: CircuitBreaker; clock: { time: number } }[] = [];
+      for (let i = 0; i < 2; i++) {
+        const store = await connectedStore();
+        const clock = { time: 1000, now: () => clock.time, random: () => 0 };
+        let sharing: CircuitSharing | undefined;
+        const created = createBreaker(options, clock, () => sharing?.mayProbe() ?? true);
+        sharing = shareCircuit(created, store, 'http://10.0.0.1:4000/', options);
+        open.push({ close: async () => sharing?.close() });
+        instances.push({ breaker: created, clock });
+      }
+      const [one, two] = instances as [(typeof instances)[0], (typeof instances)[0]];
+      const opened = once(two.breaker, 'state').then(([change]) => change);
+      const failed: AttemptOutcome = { kind: 'answered', status: 503 };
+      one.breaker.tryAcquire()?.report(failed);
+      expect(await opened).toMatchObject({ to: 'open', reason: 'shared' });
+      one.clock.time += 5001;
+      two.clock.time += 5001;
+      expect(two.breaker.tryAcquire()).toBeUndefined();
+      const probe = one.breaker.tryAcquire();
+      expect(probe?.probe).toBe(true);
+      const closed = once(two.breaker, 'state').then(([change]) => change);
+      probe?.report({ kind: 'answered', status: 200 });
+      expect(await closed).toMatchObject({ from: 'half-open', to: 'closed', reason: 'shared' });
     });
   });
 });

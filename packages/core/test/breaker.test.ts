@@ -39,6 +39,7 @@ describe('circuit breaker: options', () => {
       jitter: 0.2,
       probes: 1,
       failureStatuses: [],
+      shared: false,
     });
     expect(Object.isFrozen(resolveBreakerOptions())).toBe(true);
   });

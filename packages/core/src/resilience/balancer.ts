@@ -10,6 +10,7 @@ import {
   resolveBreakerOptions,
 } from './breaker.js';
 import type { Clock } from './clock.js';
+import { type CircuitSharing, shareCircuit } from './shared-circuit.js';
 import {
   type ResolvedTargetPoolOptions,
   resolveTargetPoolOptions,
@@ -75,11 +76,11 @@ export interface Balancer extends EventEmitter<BalancerEvents> {
   choose(tried?: ReadonlySet<Target>): Choice;
   /** The breaker of `target`, when breakers are on. */
   breakerOf(target: Target): CircuitBreaker | undefined;
-  /** Stops the active health checks. */
+  /** Stops the active health checks, and listening to the store. */
   close(): void;
 }
 
-/** The proxy's agent for the health checks, and a clock for tests. */
+/** The proxy's agent for the health checks, its store (shared health, shared circuits), and a clock for tests. */
 export interface BalancerRuntime extends TargetPoolRuntime {
   /** The jitter source of the breakers' open time. */
   random?: Clock['random'];
@@ -88,6 +89,7 @@ export interface BalancerRuntime extends TargetPoolRuntime {
 class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balancer {
   readonly #pool: TargetPool;
   readonly #breakers: readonly (CircuitBreaker | undefined)[];
+  readonly #sharing: CircuitSharing[] = [];
 
   constructor(pool: TargetPool, breaker: false | ResolvedBreakerOptions, runtime: BalancerRuntime) {
     super();
@@ -97,10 +99,20 @@ class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balance
     });
     this.#breakers = pool.targets.map((target) => {
       if (breaker === false) return undefined;
-      const created = createBreaker(breaker, { now: runtime.now, random: runtime.random });
+      let sharing: CircuitSharing | undefined;
+      const created = createBreaker(
+        breaker,
+        { now: runtime.now, random: runtime.random },
+        () => sharing?.mayProbe() ?? true,
+      );
       created.on('state', (change) => {
         if (this.listenerCount('breaker') > 0) this.emit('breaker', { ...change, target });
       });
+      if (breaker.shared && runtime.store !== undefined) {
+        // The target as every instance names it: what is requested, never the URL's credentials.
+        sharing = shareCircuit(created, runtime.store, `${target.url.origin}${target.url.pathname}`, breaker);
+        this.#sharing.push(sharing);
+      }
       return created;
     });
   }
@@ -143,6 +155,7 @@ class RoundRobinBalancer extends EventEmitter<BalancerEvents> implements Balance
 
   close(): void {
     this.#pool.close();
+    for (const sharing of this.#sharing.splice(0)) sharing.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { checkOptions, fraction, positiveNumber, statusList, wholeNumber } from '../config/checks.js';
+import { booleanOption, checkOptions, fraction, positiveNumber, statusList, wholeNumber } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { failureOf, type GatewayFailure } from '../failure/failure.js';
 import { type Clock, type ResolvedClock, resolveClock } from './clock.js';
@@ -58,6 +58,15 @@ export interface BreakerOptions {
    * @default []
    */
   failureStatuses?: readonly number[];
+  /**
+   * Share open circuits with the other instances through the proxy's `store`: when this instance opens a target's
+   * circuit, every instance opens it until the same time, and when the time is over a single instance (the one that
+   * holds a lock in the store) sends the half-open probe, whose result closes or reopens the circuit everywhere. Off by
+   * default, and for a reason: one instance's broken network would then open the circuit for all of them. While the
+   * store is down, each breaker is on its own again.
+   * @default false
+   */
+  shared?: boolean;
 }
 
 /** Validated breaker settings. */
@@ -74,6 +83,7 @@ const defaultBreakerOptions: ResolvedBreakerOptions = Object.freeze({
   jitter: 0.2,
   probes: 1,
   failureStatuses: Object.freeze([]) as readonly number[],
+  shared: false,
 });
 
 /** Validates breaker options once, fills the defaults and freezes the result. */
@@ -104,6 +114,7 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
     jitter: fraction(options.jitter ?? d.jitter, 'breaker.jitter', true),
     probes: wholeNumber(options.probes ?? d.probes, 'breaker.probes', 1, 100),
     failureStatuses: statusList(options.failureStatuses ?? d.failureStatuses, 'breaker.failureStatuses', 500, 599),
+    shared: booleanOption(options.shared, 'breaker.shared', d.shared),
   });
 }
 
@@ -116,7 +127,9 @@ export type BreakerReason =
   | 'failure-ratio'
   | 'probe-failed'
   | 'open-time-over'
-  | 'probes-succeeded';
+  | 'probes-succeeded'
+  /** Another instance opened or closed the circuit (`breaker.shared`). */
+  | 'shared';
 
 /** A state change, for logs and metrics. */
 export interface BreakerStateChange {
@@ -153,6 +166,13 @@ export interface CircuitBreaker extends EventEmitter<BreakerEvents> {
   remaining(): number;
   /** The failure to answer with while the circuit refuses: 503 destination_unavailable, Retry-After = remaining. */
   rejection(): GatewayFailure;
+  /**
+   * Another instance opened the circuit for `remaining` more milliseconds (`breaker.shared`): open it here until then
+   * too (a `state` event with the reason `shared`), unless it is open longer already.
+   */
+  openElsewhere(remaining: number): void;
+  /** Another instance's probe succeeded (`breaker.shared`): close the circuit here too. */
+  closeElsewhere(): void;
 }
 
 class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
@@ -170,10 +190,14 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
   #probeSuccesses = 0;
   #halfOpenSince = 0;
 
-  constructor(options: ResolvedBreakerOptions, clock: ResolvedClock) {
+  /** Whether this instance may send a half-open probe now: always, unless a shared circuit lets another one probe. */
+  readonly #admitsProbe: () => boolean;
+
+  constructor(options: ResolvedBreakerOptions, clock: ResolvedClock, admitsProbe: () => boolean) {
     super();
     this.#options = options;
     this.#clock = clock;
+    this.#admitsProbe = admitsProbe;
     this.#window = new SlidingWindow(['success', 'failure'], options.window);
   }
 
@@ -192,7 +216,7 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
         this.#probesInFlight = 0;
         this.#halfOpenSince = now;
       }
-      if (this.#probesInFlight >= this.#options.probes) return undefined;
+      if (this.#probesInFlight >= this.#options.probes || !this.#admitsProbe()) return undefined;
       this.#probesInFlight++;
       return this.#permit(true);
     }
@@ -207,6 +231,29 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
 
   rejection(): GatewayFailure {
     return failureOf('destination_unavailable', { retryAfter: Math.max(1, Math.ceil(this.remaining() / 1000)) });
+  }
+
+  openElsewhere(remaining: number): void {
+    if (!(remaining > 0)) return;
+    const now = this.#clock.now();
+    this.#advance(now);
+    const until = now + Math.min(remaining, this.#options.maxOpenFor);
+    if (this.#state === 'open') {
+      this.#openUntil = Math.max(this.#openUntil, until);
+      return;
+    }
+    this.#openUntil = until;
+    this.#consecutive = 0;
+    this.#window.clear();
+    this.#change('open', 'shared', until - now);
+  }
+
+  closeElsewhere(): void {
+    if (this.#state === 'closed') return;
+    this.#openings = 0;
+    this.#consecutive = 0;
+    this.#window.clear();
+    this.#change('closed', 'shared');
   }
 
   #permit(probe: boolean): BreakerPermit {
@@ -286,7 +333,8 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
 }
 
 /**
- * Creates a circuit breaker for one upstream. `clock` is for tests.
+ * Creates a circuit breaker for one upstream. `clock` is for tests; `admitsProbe` says whether this instance may send
+ * a half-open probe now (a shared circuit lets one instance probe: see `shareCircuit()`).
  * @example
  * const breaker = createBreaker({ consecutiveFailures: 5 });
  * const permit = breaker.tryAcquire();
@@ -294,6 +342,10 @@ class Breaker extends EventEmitter<BreakerEvents> implements CircuitBreaker {
  * const outcome = await attempt();
  * permit.report(outcome); // { kind: 'answered', status } | { kind: 'failed', failure } | { kind: 'aborted' }
  */
-export function createBreaker(options?: BreakerOptions, clock?: Clock): CircuitBreaker {
-  return new Breaker(resolveBreakerOptions(options), resolveClock(clock));
+export function createBreaker(
+  options?: BreakerOptions,
+  clock?: Clock,
+  admitsProbe: () => boolean = () => true,
+): CircuitBreaker {
+  return new Breaker(resolveBreakerOptions(options), resolveClock(clock), admitsProbe);
 }

@@ -2,9 +2,10 @@
  * resilience/: what protects an upstream, and the site, when it fails. backoff.ts and retry-budget.ts decide
  * whether and when a retry goes; breaker.ts is a circuit breaker per target, targets.ts the pool of targets in
  * rotation (passive health) and health.ts its active checks, balancer.ts where each attempt goes (verdict.ts: what
- * an attempt's end says of the upstream); limiter.ts bounds the requests in flight; robots.ts keeps robots.txt from
- * ever answering 5xx, with copies kept by copies.ts (in memory, and in a shared store: store/); maintenance.ts is the
- * maintenance gate. Each validates its options once and takes a clock (clock.ts) for tests.
+ * an attempt's end says of the upstream); shared-circuit.ts shares a breaker's open circuit through a store when
+ * asked; limiter.ts bounds the requests in flight; robots.ts keeps robots.txt from ever answering 5xx, with copies
+ * kept by copies.ts (in memory, and in a shared store: store/); maintenance.ts is the maintenance gate. Each validates
+ * its options once and takes a clock (clock.ts) for tests.
  */
 export { type BackoffOptions, backoffDelay, defaultBackoff, type RetryTiming, retryDelay, sleep } from './backoff.js';
 export {
@@ -25,6 +26,8 @@ export {
   type BreakerStateChange,
   type CircuitBreaker,
   createBreaker,
+  type ResolvedBreakerOptions,
+  resolveBreakerOptions,
 } from './breaker.js';
 export type { Clock } from './clock.js';
 export { type Copy, type CopySource, copySource, type StandIn, sharedReadWait } from './copies.js';
@@ -47,6 +50,7 @@ export {
 } from './maintenance.js';
 export { createRetryBudget, type RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 export { createRobotsKeeper, type RobotsContext, type RobotsKeeper, type RobotsOptions } from './robots.js';
+export { type CircuitSharing, shareCircuit } from './shared-circuit.js';
 export {
   createTargetPool,
   type PassiveHealthOptions,
