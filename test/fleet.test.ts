@@ -5,7 +5,7 @@
  * state, never on the clock.
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type {
   GatewayProxy,
   GatewayStore,
@@ -25,6 +25,7 @@ import * as expressAdapter from '@gateway-errors/express';
 import * as koaAdapter from '@gateway-errors/koa';
 import { redisStore } from '@gateway-errors/redis';
 import { echoUpstream, httpUpstream, type Upstream } from '@gateway-errors/testing';
+import { createClient } from '@redis/client';
 import express5 from 'express';
 import Koa3 from 'koa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -320,6 +321,63 @@ describe.runIf(runs)('many instances on one Redis', () => {
       const closed = once(two.breaker, 'state').then(([change]) => change);
       probe?.report({ kind: 'answered', status: 200 });
       expect(await closed).toMatchObject({ from: 'half-open', to: 'closed', reason: 'shared' });
+    });
+  });
+
+  describe('copies', () => {
+    /** GET /robots.txt as a crawler asks it, with the site's Host: the copy is kept for what the upstream saw. */
+    function robots(gateway: Gateway): Promise<{ status: number; body: string }> {
+      return new Promise((resolve, reject) => {
+        const req = request(`${gateway.url}/robots.txt`, { headers: { host: 'www.example.com' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    }
+
+    it('an instance that never saw robots.txt answers with the last good copy another instance kept', async () => {
+      const rules = 'User-agent: *\nDisallow: /private\n';
+      let failing = false;
+      const upstream = await httpUpstream((_req, res) => {
+        if (failing) {
+          res.writeHead(503, { 'content-length': '0' });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(rules) });
+        res.end(rules);
+      });
+      open.push(upstream);
+      const options = (store: GatewayStore): ProxyOptions => ({ target: upstream.url, store, retry: false });
+      const one = await expressGateway(options(await connectedStore()), () => {});
+      const two = await koaGateway(options(await connectedStore()), () => {});
+
+      // Redis tells when the copy is written (keyspace notifications): it is written after the answer, unawaited.
+      const watcher = createClient({ url: redis.url });
+      watcher.on('error', () => {});
+      await watcher.connect();
+      open.push({ close: async () => watcher.destroy() });
+      await watcher.configSet('notify-keyspace-events', 'K$');
+      const events = watcher.duplicate();
+      events.on('error', () => {});
+      await events.connect();
+      open.push({ close: async () => events.destroy() });
+      const written = new Promise<string>((resolve) => {
+        void events.pSubscribe('__keyspace@0__:gateway-errors:*', (_event, channel) => resolve(channel));
+      });
+
+      expect(await robots(one)).toEqual({ status: 200, body: rules });
+      const channel = await written;
+      const key = channel.slice('__keyspace@0__:'.length);
+      // Bounded: every copy has a time to live in Redis.
+      expect(await watcher.pTTL(key)).toBeGreaterThan(0);
+
+      failing = true;
+      expect(await robots(two)).toEqual({ status: 200, body: rules });
+      expect(upstream.requests).toBe(2);
     });
   });
 });
