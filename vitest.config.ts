@@ -16,7 +16,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'tests',
-          include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'soak/check.test.js'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'test/**/*.test.ts',
+            'examples/*/test/**/*.test.ts',
+            'soak/check.test.js',
+          ],
         },
       },
       {
