@@ -39,6 +39,21 @@ async function build() {
       app.use(gatewayErrors());
       return app;
     }
+    // The same gateway with shared state: maintenance({ store }) and gatewayProxy({ store }) on a Redis, against the
+    // same on the in-memory store. Neither asks its store anything on the happy path: the ratio says so.
+    case 'express+gateway-errors+memory-store':
+    case 'express+gateway-errors+redis-store': {
+      const { default: express } = await load('express');
+      const { gatewayProxy, gatewayErrors, maintenance } = await load('@gateway-errors/express');
+      const store = name.endsWith('+redis-store')
+        ? (await load('@gateway-errors/redis')).redisStore({ url: process.env.BENCH_REDIS_URL, warn: false })
+        : (await load('@gateway-errors/core')).memoryStore();
+      const app = express();
+      app.use(maintenance({ store }));
+      app.use(gatewayProxy({ target: upstream, retry: false, store, ...resilience }));
+      app.use(gatewayErrors());
+      return app;
+    }
     case 'express+http-proxy-3': {
       const { default: express } = await load('express');
       const { ProxyServer } = await import('http-proxy-3');

@@ -3,14 +3,15 @@
 //
 // Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 5: this host is noisy, see the per-round table),
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
-// BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory;
-// default all, and docs/benchmarks.md is written only then).
+// BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory,
+// store; default all, and docs/benchmarks.md is written only then). The store scenario starts a redis-server
+// (Debian's, REDIS_SERVER_PATH) on a free loopback port; without one it is skipped.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadGenerator } from './load.js';
-import { ask, median, refusedPort, start } from './processes.js';
+import { ask, median, refusedPort, start, startRedis } from './processes.js';
 import { renderCosts } from './render-cost.js';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -19,7 +20,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const failuresForMemory = Number(process.env.BENCH_FAILURES ?? 100_000);
 const only = process.env.BENCH_ONLY?.split(',');
-const scenarios = process.env.BENCH_SCENARIOS?.split(',') ?? ['happy', 'error', 'breaker', 'memory'];
+const allScenarios = ['happy', 'error', 'breaker', 'memory', 'store'];
+const scenarios = process.env.BENCH_SCENARIOS?.split(',') ?? allScenarios;
 const wanted = (scenario) => scenarios.includes(scenario);
 
 const frameworks = {
@@ -116,6 +118,30 @@ const oursNames = contenders.filter((name) => name.includes('gateway-errors') ||
 const breaker = wanted('breaker')
   ? await runScenario('Breaker open (ours; no upstream attempt)', downUrl, 'breaker', browser, oursNames)
   : skipped;
+// Store-backed: the same Express gateway with maintenance({ store }) and gatewayProxy({ store }), on Redis and on the
+// in-memory store. The happy path asks neither store anything (local state, updated by pub/sub): the ratio is ~1.
+const storeNames = ['express+gateway-errors+memory-store', 'express+gateway-errors+redis-store'];
+let store = skipped;
+let storeRatio;
+if (wanted('store')) {
+  const redis = await startRedis();
+  if (redis === undefined) console.log('\nStore-backed: skipped (no redis-server; apt-get install -y redis-server)');
+  else {
+    process.env.BENCH_REDIS_URL = redis.url;
+    try {
+      store = await runScenario(
+        'Store-backed happy path (maintenance and proxy with a store)',
+        upstreamUrl,
+        'happy',
+        {},
+        storeNames,
+      );
+      storeRatio = ratioWithinRounds(store.results, storeNames[1], storeNames[0]);
+    } finally {
+      redis.stop();
+    }
+  }
+}
 upstream.child.kill();
 
 const ratios = [];
@@ -186,6 +212,8 @@ for (const [name, scenario] of [
     console.log(`  ${r.framework} ${name}: ${rounds.join('  ')}`);
   }
 }
+if (storeRatio !== undefined)
+  console.log(`  store-backed: Redis store vs in-memory store, happy path ${fmt(storeRatio)} (target >= 0.95x)`);
 console.log('CPU per request, floor over ours (above 1: ours costs less)');
 for (const r of ratios) console.log(`  ${r.framework}: happy ${fmt(r.happyCpu)}, error ${fmt(r.errorCpu)}`);
 console.log('\nRender cost per page (microseconds)');
@@ -251,6 +279,15 @@ ${table(error.rows)}
 
 ${table(breaker.rows)}
 
+## Store-backed happy path (maintenance and proxy with a store)
+
+The same Express gateway with \`maintenance({ store })\` and \`gatewayProxy({ store })\`, on a Redis (a local
+redis-server) and on the in-memory store. A request reads only this instance's state (updated by pub/sub), so the
+Redis store should cost nothing on the happy path: Redis over in-memory, median of per-round ratios:
+${storeRatio === undefined ? 'not measured (no redis-server).' : fmt(storeRatio)}
+
+${table(store.rows)}
+
 ## Render cost per page
 
 | page | microseconds |
@@ -267,7 +304,7 @@ ${memory.map((r) => `| ${r.name} | ${mb(r.warm)} | ${mb(r.after)} | ${mb(r.growt
 const analysis = existsSync(new URL('./analysis.md', import.meta.url))
   ? `\n${readFileSync(new URL('./analysis.md', import.meta.url), 'utf8')}`
   : '';
-if (scenarios.length === 4 && !only) {
+if (scenarios.length === allScenarios.length && !only) {
   writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report + analysis);
   console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
 } else {
