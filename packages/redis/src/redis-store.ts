@@ -103,6 +103,8 @@ class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStor
 
   constructor(client: RedisClientLike, ownsClient: boolean, options: ResolvedRedisStoreOptions) {
     super();
+    // One store serves every gate, proxy, health checker and shared circuit of the process: each listens to `up`.
+    this.setMaxListeners(0);
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#prefix = options.prefix;
@@ -194,7 +196,14 @@ class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStor
         clearTimeout(timer);
         resolve(reply);
       };
-      this.#client.sendCommand(args, options).then(
+      let sent: Promise<unknown>;
+      try {
+        sent = this.#client.sendCommand(args, options);
+      } catch (error) {
+        // A client of the user's own that throws instead of rejecting: no answer, as for an error reply.
+        sent = Promise.reject(error);
+      }
+      sent.then(
         (reply) => {
           this.#timeouts = 0;
           settle(reply);

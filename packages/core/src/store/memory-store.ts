@@ -42,6 +42,8 @@ class MemoryStore extends EventEmitter<GatewayStoreEvents> implements GatewaySto
 
   constructor(maxBytes: number, now: () => number) {
     super();
+    // One store serves every gate, proxy, health checker and shared circuit of the process: each may listen to it.
+    this.setMaxListeners(0);
     this.#maxBytes = maxBytes;
     this.#now = now;
   }
