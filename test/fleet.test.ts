@@ -189,8 +189,18 @@ describe.runIf(runs)('many instances on one Redis', () => {
 
     it('keeps serving when Redis dies, and sends a switch set meanwhile once it returns', async () => {
       const { url } = await upstream();
-      const one = await instance(express, (store) => ({ proxy: { target: url }, maintenance: { store } }));
-      const two = await instance(koa, (store) => ({ proxy: { target: url }, maintenance: { store } }));
+      // Everything that uses the store at once: maintenance, copies, health checks, a shared breaker.
+      const spec = (store: GatewayStore): AppSpec => ({
+        proxy: {
+          target: url,
+          store,
+          healthCheck: { path: '/', interval: 60_000, timeout: 2000 },
+          breaker: { shared: true },
+        },
+        maintenance: { store },
+      });
+      const one = await instance(express, spec);
+      const two = await instance(koa, spec);
       const [gateOne, gateTwo] = [one.gate as MaintenanceGate, two.gate as MaintenanceGate];
       const down = Promise.all([once(one.store, 'down'), once(two.store, 'down')]);
       await redis.kill();
