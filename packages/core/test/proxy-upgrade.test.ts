@@ -1,6 +1,7 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createErrorResponder, createProxy } from '@gateway-errors/core';
 import {
   certificates,
@@ -457,6 +458,54 @@ describe("proxy.routeUpgrade: handshakes routed through the server's own request
       await new Promise((resolve) => server.close(resolve));
       await a.close();
       await b.close();
+    }
+  });
+
+  it('leaves a handshake another upgrade listener already took to it, even when the handler forwards every path (security review, open)', async () => {
+    const status = await statusUpstream({ status: 404 });
+    upstream = status;
+    const proxy = createProxy({ target: status.url });
+    let handled: () => void = () => {};
+    const forwarded = new Promise<void>((resolve) => {
+      handled = resolve;
+    });
+    // A proxy for every path, as `app.use(proxy)` mounts it, beside a WebSocket server of the app's own on /chat
+    // (ws with noServer, socket.io) that accepts at once and echoes.
+    const server = createServer(async (req, res) => {
+      const error = await proxy.forward(req, res);
+      if (error) res.destroy();
+      handled();
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      if (req.url !== '/chat') return;
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+      socket.pipe(socket);
+    });
+    server.on('upgrade', proxy.routeUpgrade);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      socket.write(handshake('/chat'));
+      await forwarded;
+      // The other listener's WebSocket stays its own: no handshake to the upstream, no answer of its written into the
+      // open WebSocket, no close; every WebSocket of the app's own server would break.
+      expect(status.requests).toBe(0);
+      socket.write('ping');
+      await until(() => received.endsWith('\r\n\r\nping'), 5000, "the other listener's echo");
+      expect(received).toBe(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nping',
+      );
+      socket.destroy();
+    } finally {
+      proxy.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
