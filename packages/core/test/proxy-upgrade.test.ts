@@ -461,7 +461,7 @@ describe("proxy.routeUpgrade: handshakes routed through the server's own request
     }
   });
 
-  it('leaves a handshake another upgrade listener already took to it, even when the handler forwards every path (security review, open)', async () => {
+  it('leaves a handshake another upgrade listener already took to it, even when the handler forwards every path (security review)', async () => {
     const status = await statusUpstream({ status: 404 });
     upstream = status;
     const proxy = createProxy({ target: status.url });
@@ -508,6 +508,71 @@ describe("proxy.routeUpgrade: handshakes routed through the server's own request
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it.each([
+    [
+      'refuses it and closes it',
+      // As ws's abortHandshake does (a verifyClient that says no).
+      (socket: Duplex) => {
+        socket.once('finish', () => socket.destroy());
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      },
+      'HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n',
+    ],
+    [
+      'reads it before it answers',
+      (socket: Duplex) => {
+        socket.once('data', () => {
+          socket.once('finish', () => socket.destroy());
+          socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+        });
+      },
+      'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+    ],
+  ] as const)(
+    'leaves a handshake to another upgrade listener that %s, and forwards nothing (security review)',
+    async (_what, other, answer) => {
+      const status = await statusUpstream({ status: 404 });
+      upstream = status;
+      const proxy = createProxy({ target: status.url });
+      const results: unknown[] = [];
+      let handled: () => void = () => {};
+      const forwarded = new Promise<void>((resolve) => {
+        handled = resolve;
+      });
+      const server = createServer(async (req, res) => {
+        results.push(await proxy.forward(req, res));
+        handled();
+      });
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+        if (req.url === '/chat') other(socket);
+      });
+      server.on('upgrade', proxy.routeUpgrade);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as { port: number };
+      try {
+        const socket = connect(port, '127.0.0.1');
+        socket.on('error', () => {});
+        let received = '';
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+        });
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        socket.write(handshake('/chat'));
+        await forwarded;
+        // forward() did not send it on, not even as a plain request, and has nothing to answer.
+        expect(status.requests).toBe(0);
+        expect(results).toEqual([undefined]);
+        socket.write('ping');
+        await closed;
+        expect(received).toBe(answer);
+      } finally {
+        proxy.close();
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
 
   it('answers 404 and closes when the server has no request handler', async () => {
     const echo = await webSocketEchoUpstream();

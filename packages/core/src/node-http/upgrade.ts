@@ -143,6 +143,8 @@ export function claimHandshake(req: IncomingMessage, res: ServerResponse): Hands
   if (routed === undefined || routed.claimed || routed.res !== res) return undefined;
   routed.claimed = true;
   const sink = routed.sink;
+  // Another listener took it while the app ran: its answer stays on the sink, the socket is left to that listener.
+  if (sink !== undefined && takenByAnother(routed.socket)) return undefined;
   if (sink !== undefined) {
     routed.sink = undefined;
     res.detachSocket(sink as Socket);
@@ -150,6 +152,26 @@ export function claimHandshake(req: IncomingMessage, res: ServerResponse): Hands
     if (res.headersSent || !answerOnClient(routed)) return undefined;
   }
   return routed;
+}
+
+/**
+ * Whether another `upgrade` listener of the server took a handshake's socket: it wrote on it (its 101, its 401),
+ * closed or ended it, or reads it (a pipe, a WebSocket's frame reader). Node's server removes its own listeners from
+ * the socket before the `upgrade` event, and ours add none of these while other listeners may own it, so any of them
+ * is another's doing. Asked when the app routes the handshake to a proxy, once every listener has run and the app's
+ * middleware with it: a listener that answers at once (ws's `handleUpgrade` with no `verifyClient`, or a synchronous
+ * one) is seen. One that leaves the socket untouched while it decides asynchronously (ws's `verifyClient` with a
+ * callback, an authentication lookup before `handleUpgrade`) cannot be told from one that ignores the handshake.
+ */
+function takenByAnother(socket: Duplex): boolean {
+  return (
+    socket.destroyed ||
+    !socket.writable ||
+    ((socket as Partial<Socket>).bytesWritten ?? 0) > 0 ||
+    socket.readableFlowing === true ||
+    socket.listenerCount('data') > 0 ||
+    socket.listenerCount('readable') > 0
+  );
 }
 
 /**

@@ -248,6 +248,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     // app: our routeUpgrade (then it is ours to answer on its socket), or another library that does the same.
     const upgrade = cameAsUpgrade(req);
     const handshake = upgrade ? claimHandshake(req, res) : undefined;
+    // A handshake this proxy cannot claim is not its to answer: another `upgrade` listener took its socket (its
+    // WebSocket may be open), another proxy claimed it, or its response is not the one it was routed with. Its `res`
+    // writes nowhere, or on someone else's socket: sent on as a plain request, the upstream would be asked and its
+    // answer written into that WebSocket, or dropped.
+    if (upgrade && handshake === undefined) return undefined;
     // Any other upgrade is answered as a plain request (RFC 9110 §7.8: the Upgrade is ignored).
     const tunnel = handshake !== undefined && isWebSocketUpgrade(req) ? handshake : undefined;
     // Before anything is read, waited for or prepared: a refused request holds no slot and no body.
