@@ -54,6 +54,7 @@ export {
   resetOnAccept,
   stallMidBodyUpstream,
 } from './raw.js';
+export { type SiteOutage, type SitePage, type SiteUpstream, siteUpstream } from './site.js';
 export { type TlsOptions, tlsUpstream } from './tls.js';
 export type { Upstream } from './upstream.js';
 export { type Handshake, type WebSocketEchoUpstream, webSocketEchoUpstream } from './websocket.js';
