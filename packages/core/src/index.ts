@@ -8,7 +8,7 @@
  *   failure/      what went wrong: the taxonomy table, classify(), the error classes, Retry-After, Proxy-Status
  *   response/     how a failure is answered: negotiation, messages, templates, render, the responder
  *   resilience/   what protects an upstream: backoff, retry budget, breaker, targets, health, balancer, limiter,
- *                 robots.txt, maintenance
+ *                 robots.txt, stale copies (stale-if-error), maintenance
  *   proxy/        forwarding: createProxy(), attempts, the node:http engine, headers, bodies, options, events, logTo()
  *   node-http/    the layer over Node's request and response: request id, original URL, refusals, WebSocket
  *                 handshakes, and what the adapters build their middleware from
@@ -97,6 +97,7 @@ export {
   type PassiveHealthOptions,
   type RetryBudgetOptions,
   type RobotsOptions,
+  type StaleIfErrorOptions,
 } from './resilience/index.js';
 // Answering: the error responder, its options, and what templates and render hooks see.
 export {

@@ -8,6 +8,7 @@ import {
   flakyUpstream,
   hangingUpstream,
   refusingUpstream,
+  siteUpstream,
   type Upstream,
 } from '@gateway-errors/testing';
 import pino from 'pino';
@@ -54,8 +55,9 @@ describe('events', () => {
       timeout: undefined,
       headSent: false,
       willRetry: true,
+      stale: false,
     });
-    expect(second).toMatchObject({ attempt: 2, willRetry: false });
+    expect(second).toMatchObject({ attempt: 2, willRetry: false, stale: false });
     expect(gateway.events.retry).toEqual([
       {
         requestId: 'req-7',
@@ -153,6 +155,7 @@ describe('logTo (a structured logger)', () => {
       code: 'ECONNREFUSED',
       headSent: false,
       willRetry: false,
+      stale: false,
       err: { type: 'Error', code: 'ECONNREFUSED' },
     });
     expect(lines[2]?.timings).toMatchObject({ total: expect.any(Number) });
@@ -204,6 +207,26 @@ describe('logTo (a structured logger)', () => {
       headSent: false,
       stalled: 'client-body',
       msg: 'client sent no request body for timeouts.idle; answered 408',
+    });
+  });
+
+  it('logs a failure a stale copy answered, with stale: true', async () => {
+    const site = await siteUpstream();
+    upstream = site;
+    gateway = await startGateway({ target: site.url, retry: false, staleIfError: true }, { record: false });
+    const { lines, stream } = logLines();
+    logTo(gateway.proxy, pino({ base: undefined }, stream));
+    await send(`${gateway.url}/page`);
+    site.down = 'reset';
+    expect((await send(`${gateway.url}/page`)).status).toBe(200);
+    await until(() => lines.length === 1, 2000, 'the failure line');
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      event: 'proxy.failure',
+      status: 502,
+      errorType: 'connection_terminated',
+      stale: true,
+      msg: 'upstream connection_terminated (response-head); answered with a kept copy',
     });
   });
 

@@ -336,7 +336,8 @@ describe('robots.txt', () => {
     const standIn = await send(`${gateway.url}/robots.txt`, { headers: { host: 'www.example' } });
     expect(standIn.status).toBe(200);
     expect(standIn.body).toBe(siteRules);
-    expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'connection_terminated' } });
+    // A kept copy answered: the event says so.
+    expect(gateway.events.failure.at(-1)).toMatchObject({ stale: true, failure: { type: 'connection_terminated' } });
   });
 
   it('made-up Hosts that come first cannot keep the real site from having a copy (security review)', async () => {
@@ -377,7 +378,8 @@ describe('robots.txt', () => {
     const reply = await send(`${gateway.url}/robots.txt`);
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('User-agent: *\nAllow: /\n');
-    expect(gateway.events.failure.at(-1)).toMatchObject({ failure: { type: 'destination_unavailable' } });
+    // The fallback was never seen: not a kept copy.
+    expect(gateway.events.failure.at(-1)).toMatchObject({ stale: false, failure: { type: 'destination_unavailable' } });
   });
 });
 

@@ -1,4 +1,4 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { classify, clientWentAway } from '../failure/classify.js';
 import { failureOf, type GatewayFailure, receivedFailure, type Timings } from '../failure/failure.js';
@@ -52,10 +52,12 @@ export interface AttemptSettings {
   readonly intercept: (status: number) => boolean;
   readonly changeOrigin: boolean;
   /**
-   * Watches an upstream response once it streams to the client (to keep a copy: robots.txt, stale-if-error); it may
-   * only listen.
+   * Watches an upstream response once it streams to the client with `headers` (to keep a copy: robots.txt,
+   * stale-if-error); it may only listen.
    */
-  readonly observe?: ((req: IncomingMessage, proxyRes: IncomingMessage) => void) | undefined;
+  readonly observe?:
+    | ((req: IncomingMessage, proxyRes: IncomingMessage, headers: OutgoingHttpHeaders) => void)
+    | undefined;
 }
 
 /** One of our timers ran out. Kept as the failure's `cause`, so development diagnostics say which and how long. */
@@ -459,8 +461,9 @@ export function runAttempt(
             });
             return;
           }
+          const headers = responseHeaders(response.headers);
           try {
-            writeResponseHead(res, status, responseHeaders(response.headers));
+            writeResponseHead(res, status, headers);
           } catch (error) {
             // Node refuses to write what its parser accepted: a status below 100 (`HTTP/1.1 099`). Unhandled, this
             // throw would crash the process from inside the upstream socket's data handler; nothing went out yet.
@@ -476,7 +479,7 @@ export function runAttempt(
           // After 'end' (all of the body was read: the response ends) or after a failure. 'close' and 'finish'
           // happen once: plain listeners spare the once() wrappers.
           response.on('close', onBodyClose);
-          settings.observe?.(req, response);
+          settings.observe?.(req, response, headers);
         },
         upgrade() {
           if (done) return false;

@@ -103,6 +103,7 @@ function failureLine(event: ProxyFailureEvent): [Record<string, unknown>, string
   line.timeout = event.timeout;
   line.headSent = event.headSent;
   line.willRetry = event.willRetry;
+  line.stale = event.stale;
   // pino's default `err` serializer keeps type, message, stack and code of an Error (and of its cause chain).
   if (failure.cause instanceof Error) line.err = failure.cause;
   const what = failure.type ?? `status ${failure.receivedStatus ?? failure.status}`;
@@ -110,7 +111,9 @@ function failureLine(event: ProxyFailureEvent): [Record<string, unknown>, string
     ? 'client connection aborted'
     : event.willRetry
       ? 'retrying'
-      : `answered ${failure.status}`;
+      : event.stale
+        ? 'answered with a kept copy'
+        : `answered ${failure.status}`;
   return [line, `upstream ${what} (${failure.phase}); ${then}`];
 }
 
@@ -157,7 +160,7 @@ function healthLine(event: ProxyHealthEvent): [Record<string, unknown>, string] 
 
 /**
  * Logs a proxy's events to a structured logger, one line per event with flat fields (`event`, `requestId`,
- * `method`, `path`, `upstream`, `attempt`, `status`, `errorType`, `phase`, `code`, `timeout`, `timings`, and `err`
+ * `method`, `path`, `upstream`, `attempt`, `status`, `errorType`, `phase`, `code`, `timeout`, `stale`, `timings`, and `err`
  * with the cause). Returns a function that stops it. Listeners are added only for the events you log.
  * @example
  * import pino from 'pino';

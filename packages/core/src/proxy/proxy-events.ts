@@ -52,6 +52,12 @@ export interface ProxyFailureEvent extends ProxyEvent {
   headSent: boolean;
   /** Whether another attempt follows (a `retry` event announces it). */
   willRetry: boolean;
+  /**
+   * Whether a kept copy answered instead of an error: stale-if-error's (200 with Age and Cache-Status), or robots.txt's
+   * last good copy. `false` when the error was answered, for robots.txt's fallback, and whenever `willRetry` or
+   * `headSent`. The failure is reported all the same, so monitoring sees the outage.
+   */
+  stale: boolean;
 }
 
 /** Another attempt is about to start, or the same one is sent again on a new connection (`resend`). */

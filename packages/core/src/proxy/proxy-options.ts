@@ -13,6 +13,11 @@ import {
 } from '../resilience/retry-budget.js';
 import { type ResolvedRobotsOptions, type RobotsOptions, resolveRobotsOptions } from '../resilience/robots.js';
 import {
+  type ResolvedStaleIfErrorOptions,
+  resolveStaleIfError,
+  type StaleIfErrorOptions,
+} from '../resilience/stale.js';
+import {
   type PassiveHealthOptions,
   type ResolvedTargetPoolOptions,
   resolveTargetPoolOptions,
@@ -184,13 +189,24 @@ export interface ProxyOptions {
    */
   robots?: false | RobotsOptions;
   /**
+   * stale-if-error (RFC 5861): a GET or HEAD that would get a 502, 503 or 504 (any failure: refused, reset, timeout,
+   * TLS, a malformed answer, an open circuit, no healthy target, the concurrency limit; with `intercept`, the
+   * upstream's own 500, 502, 503 or 504) is answered with the last good copy of its answer instead, with `Age` and
+   * `Cache-Status: gateway-errors; hit; ttl=-N`, while the copy's age is within its window. Only what a shared cache
+   * may keep is kept (RFC 9111: never `no-store`, `private`, `no-cache`, a `Set-Cookie`, an authorized or cookied
+   * request unless the response says so, `Vary: *`); never for another method, never for a request `maintenance()`
+   * let through. `true` for the defaults, or {@link StaleIfErrorOptions}.
+   * @default false
+   */
+  staleIfError?: boolean | StaleIfErrorOptions;
+  /**
    * Where this proxy shares state with the other instances of the gateway (`redisStore()` from
    * `@gateway-errors/redis`; docs/fleet.md), never in a request's way:
    * - copies of good answers (robots.txt's last good copies, and stale-if-error's): a copy one instance saw answers a
    *   failure on any other. Copies are kept in this process's memory too, and read there first: a request never waits
    *   for the store when all is well (copies are written to it without waiting, and a hot URL's not with every
-   *   request), and a failed request waits at most 5 ms for its copy, then is answered as usual. A copy read from it is
-   *   validated, and never served when it is cut short, garbled or another version's;
+   *   request), and a failed request waits at most 5 ms a read for its copy, then is answered as usual. A copy read
+   *   from it is validated, and never served when it is cut short, garbled or another version's;
    * - the results of active health checks: one instance checks each target per interval, every instance applies the
    *   result;
    * - open circuits, when `breaker.shared` is on.
@@ -236,6 +252,7 @@ export interface ResolvedProxyOptions {
   readonly pool: ResolvedTargetPoolOptions;
   readonly concurrency: ResolvedConcurrencyOptions | undefined;
   readonly robots: ResolvedRobotsOptions | false;
+  readonly staleIfError: ResolvedStaleIfErrorOptions | false;
   readonly store: GatewayStore | undefined;
 }
 
@@ -254,6 +271,7 @@ const optionNames = [
   'healthCheck',
   'concurrency',
   'robots',
+  'staleIfError',
   'store',
 ];
 
@@ -409,6 +427,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     pool: resolveTargetPoolOptions({ passive, healthCheck: options.healthCheck }, urls.length),
     concurrency: options.concurrency === undefined ? undefined : resolveConcurrency(options.concurrency),
     robots: robots === false ? (false as const) : resolveRobotsOptions(robots),
+    staleIfError: resolveStaleIfError(options.staleIfError),
     store,
   };
   // Created last: everything above has been checked.

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { clientWentAway } from '../failure/classify.js';
@@ -21,10 +21,12 @@ import {
 } from '../node-http/upgrade.js';
 import { retryDelay, sleep } from '../resilience/backoff.js';
 import { type Balancer, balancerOf, type Choice } from '../resilience/balancer.js';
-import { copySource } from '../resilience/copies.js';
+import { copySource, type StandIn } from '../resilience/copies.js';
 import { type Admission, type ConcurrencyLimiter, createLimiter } from '../resilience/limiter.js';
+import { letThroughMaintenance } from '../resilience/maintenance.js';
 import { createRetryBudget, type RetryBudget } from '../resilience/retry-budget.js';
 import { createRobotsKeeper, type RobotsKeeper } from '../resilience/robots.js';
+import { createStaleKeeper, type StaleKeeper } from '../resilience/stale.js';
 import type { Target } from '../resilience/targets.js';
 import type { AttemptOutcome } from '../resilience/verdict.js';
 import type { RenderedError } from '../response/render.js';
@@ -48,8 +50,8 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    * before any response byte went out (an upstream failure after the retries, an open circuit, no healthy target,
    * the concurrency limit); with `undefined` when it was answered, when the client left (nothing is answered then)
    * or stalled for `timeouts.idle` (answered 408 before the head, its connection cut after),
-   * when a failure after the head was handled by aborting the client connection, or when a failed /robots.txt was
-   * answered with its last good copy, or when it came over HTTP/2 (its stream is reset with HTTP_1_1_REQUIRED, and
+   * when a failure after the head was handled by aborting the client connection, or when a kept copy answered the
+   * failure (robots.txt's last good copy or fallback, a stale-if-error copy), or when it came over HTTP/2 (its stream is reset with HTTP_1_1_REQUIRED, and
    * browsers ask again over HTTP/1.1), or when the proxy refused it itself (a `reject` event; the answer, such as a
    * 400 for a path that would leave the target's, is written and the connection closed). Rejects only on a mounting mistake (a request body that earlier middleware
    * consumed: `ConsumedBodyError`).
@@ -96,8 +98,11 @@ interface Call extends Subject {
   readonly res: ServerResponse;
   /** A WebSocket handshake's client side, tunnelled after the upstream's 101. */
   readonly tunnel: HandshakeSockets | undefined;
-  /** The robots.txt keeper, when this is a GET or HEAD of /robots.txt and the keeper is on. */
-  readonly robots: RobotsKeeper | undefined;
+  /**
+   * Who keeps copies of this request's answers and stands in for its failures: robots.txt's keeper (a GET or HEAD of
+   * /robots.txt), stale-if-error's (any other GET or HEAD, when it is on), or none.
+   */
+  readonly keeper: 'robots' | 'stale' | undefined;
   /** Aborts when the client goes away: ends a wait for a concurrency slot or before a retry. Made when needed. */
   leaving: ClientLeaving | undefined;
 }
@@ -179,10 +184,13 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #settings: AttemptSettings;
   /** For GET and HEAD /robots.txt: the upstream's 5xx and 429 are intercepted, good answers are kept. */
   readonly #robotsSettings: AttemptSettings | undefined;
+  /** For GET and HEAD with stale-if-error: good answers are kept. */
+  readonly #staleSettings: AttemptSettings | undefined;
   readonly #balancer: Balancer;
   readonly #budget: RetryBudget | undefined;
   readonly #limiter: ConcurrencyLimiter | undefined;
   readonly #robots: RobotsKeeper | undefined;
+  readonly #stale: StaleKeeper | undefined;
   /** The `upstream` of events about no target in particular. */
   readonly #everyTarget: string;
   /** What copies are kept for: the targets, replicas of one site (see CopySource). */
@@ -216,6 +224,17 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
             intercept: (status: number) => robots.replaces(status) || resolved.intercept(status),
             observe: (req: IncomingMessage, proxyRes: IncomingMessage) =>
               robots.observe(req, proxyRes, copySource(req, this.#site, resolved.changeOrigin)),
+          });
+    const stale =
+      resolved.staleIfError === false ? undefined : createStaleKeeper(resolved.staleIfError, { store: resolved.store });
+    this.#stale = stale;
+    this.#staleSettings =
+      stale === undefined
+        ? undefined
+        : Object.freeze({
+            ...this.#settings,
+            observe: (req: IncomingMessage, proxyRes: IncomingMessage, headers: OutgoingHttpHeaders) =>
+              stale.observe(req, proxyRes, headers, copySource(req, this.#site, resolved.changeOrigin)),
           });
     // Last: it may start health checks, and everything it needs was validated above.
     this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, {
@@ -263,8 +282,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       return undefined;
     }
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: tunnel !== undefined });
-    const robots = this.#robots?.matches(req) === true ? this.#robots : undefined;
-    const call: Call = { req, res, requestId, upgrade: tunnel !== undefined, tunnel, robots, leaving: undefined };
+    const keeper = tunnel === undefined ? this.#keeperOf(req) : undefined;
+    const call: Call = { req, res, requestId, upgrade: tunnel !== undefined, tunnel, keeper, leaving: undefined };
     // Before a slot is taken: a client that stalls its body (held in memory: at most maxBufferedBody) never holds one.
     const prepared = hasBody(req) ? await this.#prepareBody(call) : noBody;
     if (prepared === undefined) return undefined;
@@ -278,8 +297,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
             this.#emitAbort(call, undefined, 0, 'request', false, {});
             return undefined;
           }
-          this.#emitFailure(call, undefined, 0, localFailure(admission.failure), false);
-          return await this.#answer(call, admission.failure);
+          return await this.#failed(call, undefined, 0, localFailure(admission.failure));
         }
       }
       return await this.#attempts(call, prepared);
@@ -326,13 +344,17 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       replayable: prepared.replayable,
       deadlineAt: performance.now() + options.timeouts.deadline,
     };
-    const settings = call.robots === undefined ? this.#settings : (this.#robotsSettings as AttemptSettings);
+    const settings =
+      call.keeper === 'robots'
+        ? (this.#robotsSettings as AttemptSettings)
+        : call.keeper === 'stale'
+          ? (this.#staleSettings as AttemptSettings)
+          : this.#settings;
     const tried = new Set<Target>();
     // Where the first attempt goes: a healthy target whose circuit admits it. None: fail fast, nothing attempted.
     let choice: Choice = this.#balancer.choose(tried);
     if (!choice.ok) {
-      this.#emitFailure(call, undefined, 1, localFailure(choice.failure), false);
-      return this.#answer(call, choice.failure);
+      return this.#failed(call, undefined, 1, localFailure(choice.failure));
     }
     // The failure of the previous attempt, when this one is a retry.
     let reason: GatewayFailure | undefined;
@@ -373,8 +395,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
         return undefined;
       }
       const next = this.#nextAttempt(attempts, outcome, attempt, tried);
-      this.#emitFailure(call, target, attempt, outcome, next !== undefined);
-      if (next === undefined) return outcome.headSent ? undefined : this.#answer(call, outcome.failure);
+      if (next === undefined) return this.#failed(call, target, attempt, outcome);
+      this.#emitFailure(call, target, attempt, outcome, true, false);
       if (next.wait > 0) {
         call.leaving ??= clientLeaving(req, res);
         if (!(await sleep(next.wait, call.leaving.signal))) {
@@ -432,16 +454,40 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   }
 
   /**
-   * The answer to a request that failed before its response head: the error to render, or for /robots.txt the last
-   * good copy (or the fallback) with 200, since crawlers read a 5xx robots.txt as "disallow everything".
+   * Who keeps copies of `req`'s answers: robots.txt's keeper for GET and HEAD /robots.txt, else stale-if-error's for a
+   * GET or HEAD, unless `maintenance()` let the request through (it checks the real state of a site closed on purpose).
    */
-  async #answer(call: Call, failure: GatewayFailure): Promise<GatewayError | undefined> {
-    const { robots, req, res } = call;
-    if (robots !== undefined) {
-      const standIn = await robots.standIn(req, copySource(req, this.#site, this.#options.changeOrigin));
-      if (standIn.write(req, res)) return undefined;
-    }
-    return errorOf(failure);
+  #keeperOf(req: IncomingMessage): Call['keeper'] {
+    if (this.#robots?.matches(req) === true) return 'robots';
+    if (this.#stale?.matches(req) === true && !letThroughMaintenance(req)) return 'stale';
+    return undefined;
+  }
+
+  /**
+   * Ends a request that failed: the failure event (saying whether a kept copy answers), then the answer. Before the
+   * response head, that is the stand-in when there is one (for /robots.txt always: its last good copy or the
+   * fallback, with 200, since crawlers read a 5xx robots.txt as "disallow everything"; a stale copy), else the error
+   * to render. After the head, nothing: the client connection was aborted.
+   */
+  async #failed(
+    call: Call,
+    target: Target | undefined,
+    attempt: number,
+    outcome: FailedAttempt,
+  ): Promise<GatewayError | undefined> {
+    const standIn = outcome.headSent ? undefined : await this.#standIn(call, outcome.failure);
+    this.#emitFailure(call, target, attempt, outcome, false, standIn?.stale === true);
+    if (outcome.headSent || standIn?.write(call.req, call.res) === true) return undefined;
+    return errorOf(outcome.failure);
+  }
+
+  /** What answers `call` in place of `failure`, if anything: see {@link #failed}. */
+  async #standIn(call: Call, failure: GatewayFailure): Promise<StandIn | undefined> {
+    const { req, keeper } = call;
+    if (keeper === undefined) return undefined;
+    const source = copySource(req, this.#site, this.#options.changeOrigin);
+    if (keeper === 'robots') return (this.#robots as RobotsKeeper).standIn(req, source);
+    return (this.#stale as StaleKeeper).standIn(req, failure, source);
   }
 
   readonly routeUpgrade: UpgradeListener = markUpgradeListener((req, socket, head) => {
@@ -521,6 +567,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     attempt: number,
     outcome: FailedAttempt,
     willRetry: boolean,
+    stale: boolean,
   ): void {
     if (this.listenerCount('failure') === 0) return;
     this.emit('failure', {
@@ -529,6 +576,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       timeout: outcome.timeout,
       headSent: outcome.headSent,
       willRetry,
+      stale,
     });
   }
 

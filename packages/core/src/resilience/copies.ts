@@ -61,9 +61,10 @@ export interface StandIn {
 }
 
 /**
- * How long a failed request waits at most for a copy from a shared store, in milliseconds (a copy in this process's
- * memory is read at once). Then the failure is answered as usual: an error page a few milliseconds late costs less
- * than a request held by a store that does not answer.
+ * How long a failed request waits at most for a shared store's answer, in milliseconds, each time it reads one (once;
+ * twice for an answer that varies by request fields). A copy in this process's memory is read at once. Then the
+ * failure is answered as usual: an error page a few milliseconds late costs less than a request held by a store that
+ * does not answer.
  */
 export const sharedReadWait = 5;
 
@@ -139,11 +140,15 @@ function metaOf(value: Buffer | undefined): Meta | undefined {
   }
 }
 
+/** A stored value, decoded. */
+type Decoded = Meta & { readonly body: Buffer };
+
 /**
  * The copy (or list of varying fields) stored in `value` for `key`, validated from end to end; `undefined` for
- * anything else: another key's value, another version's, one cut short or garbled, one expired at `now`.
+ * anything else: another key's value, another version's, one cut short or garbled. Whether it expired is the
+ * caller's to check: this does not depend on the time, so that its answer can be kept.
  */
-function decode(value: Buffer | undefined, key: string, now: number): (Meta & { body: Buffer }) | undefined {
+function decode(value: Buffer | undefined, key: string): Decoded | undefined {
   const meta = metaOf(value);
   if (meta === undefined || value === undefined || meta.key !== key) return undefined;
   const start = value.length - 4 - meta.length;
@@ -154,7 +159,7 @@ function decode(value: Buffer | undefined, key: string, now: number): (Meta & { 
   if (crc32(body) !== meta.crc) return undefined;
   if (![meta.storedAt, meta.age, meta.fresh, meta.window, meta.sharedAt, meta.expiresAt].every(finite))
     return undefined;
-  if (meta.age < 0 || meta.fresh < 0 || meta.expiresAt <= now) return undefined;
+  if (meta.age < 0 || meta.fresh < 0) return undefined;
   if (meta.kind === 'vary') {
     const names = meta.vary;
     return Array.isArray(names) && names.every((name) => typeof name === 'string') ? { ...meta, body } : undefined;
@@ -220,6 +225,11 @@ export class Copies {
   readonly #local: GatewayStore;
   readonly #shared: GatewayStore | undefined;
   readonly #now: () => number;
+  /**
+   * Values read, decoded: a store hands back the value it holds, so a copy that answers many failures is decoded
+   * once. Weak: it goes with the value.
+   */
+  readonly #decoded = new WeakMap<Buffer, Decoded>();
   /** The keys kept (or being collected) since `#recentSince`. */
   #recent = new Set<string>();
   #recentSince = 0;
@@ -308,34 +318,40 @@ export class Copies {
 
   /**
    * The copy kept under `key`, from this process's memory or else from the shared store (within
-   * {@link sharedReadWait} in all), validated; `undefined` when there is none, or none usable. When the answer varies
+   * {@link sharedReadWait} a read), validated; `undefined` when there is none, or none usable. When the answer varies
    * (see {@link keep}), `variantKey` gives the key of the variant the request selects, from the fields recorded.
    */
   async find(key: string, variantKey?: (fields: readonly string[]) => string): Promise<Copy | undefined> {
-    const deadline = performance.now() + sharedReadWait;
-    let found = await this.#read(key, deadline);
+    let found = await this.#read(key);
     if (found?.kind === 'vary') {
       if (variantKey === undefined || found.vary === undefined) return undefined;
-      found = await this.#read(variantKey(found.vary), deadline);
+      found = await this.#read(variantKey(found.vary));
     }
-    if (found?.kind !== 'copy') return undefined;
-    const { key: kept, status, headers, body, storedAt, age, fresh, window } = found;
-    return { key: kept, status, headers, body, storedAt, age, fresh, window };
+    return found?.kind === 'copy' ? found : undefined;
   }
 
-  async #read(key: string, deadline: number): Promise<(Meta & { body: Buffer }) | undefined> {
+  async #read(key: string): Promise<Decoded | undefined> {
     const stored = storeKey(key);
-    const local = decode(await this.#local.get(stored), key, this.#now());
+    const local = this.#decode(await this.#local.get(stored), key);
     if (local !== undefined || this.#shared === undefined) return local;
     const shared = this.#shared;
-    const wait = deadline - performance.now();
-    if (wait <= 0) return undefined;
-    const value = await within(() => shared.get(stored), wait);
-    const now = this.#now();
-    const found = decode(value, key, now);
+    const value = await within(() => shared.get(stored), sharedReadWait);
+    const found = this.#decode(value, key);
     // Kept here too, so that the next failure does not wait for the shared store again.
-    if (found !== undefined && value !== undefined) await this.#local.set(stored, value, found.expiresAt - now);
+    if (found !== undefined && value !== undefined) await this.#local.set(stored, value, found.expiresAt - this.#now());
     return found;
+  }
+
+  /** `value` decoded for `key` (see `decode`), once per value; `undefined` as well once it expired. */
+  #decode(value: Buffer | undefined, key: string): Decoded | undefined {
+    if (value === undefined) return undefined;
+    let decoded = this.#decoded.get(value);
+    if (decoded === undefined) {
+      decoded = decode(value, key);
+      if (decoded === undefined) return undefined;
+      this.#decoded.set(value, decoded);
+    }
+    return decoded.key === key && decoded.expiresAt > this.#now() ? decoded : undefined;
   }
 
   /** Drops every copy in this process's memory (the shared store is left alone). */
@@ -371,19 +387,4 @@ export function collectBody(
   response.once('end', () => {
     if (size <= maxBytes && response.complete) done(chunks, size);
   });
-}
-
-/**
- * Whether the end of `response`'s body proves it complete: a Content-Length or chunked framing, or no body at all.
- * A body that only the connection's close ends (HTTP/1.0 style) cannot be told from one cut short, so it is never
- * kept.
- */
-export function framed(response: IncomingMessage): boolean {
-  const { headers, statusCode } = response;
-  return (
-    statusCode === 204 ||
-    statusCode === 304 ||
-    headers['content-length'] !== undefined ||
-    /(?:^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '')
-  );
 }

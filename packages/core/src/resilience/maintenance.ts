@@ -253,6 +253,17 @@ function normalPath(req: IncomingMessage): string | undefined {
   return normal === path ? path : undefined;
 }
 
+/** The mark of a request that maintenance let through while on. Shared by every copy of the package. */
+const letThrough: unique symbol = Symbol.for('gateway-errors.maintenance-let-through');
+
+/**
+ * Whether a maintenance gate that is on let `req` through (an allowed path, address or header, or robots.txt): a
+ * stale copy never answers such a request, which is checking the real state of a site closed on purpose.
+ */
+export function letThroughMaintenance(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { [letThrough]?: true })[letThrough] === true;
+}
+
 /** The state every instance of a shared gate holds; the one set last (`at`, then `by`) wins. */
 interface SharedState {
   readonly enabled: boolean;
@@ -404,7 +415,11 @@ class Gate extends EventEmitter<MaintenanceGateEvents> implements MaintenanceGat
   }
 
   check(req: IncomingMessage): GatewayFailure | undefined {
-    if (!this.enabled || this.#allowed(req)) return undefined;
+    if (!this.enabled) return undefined;
+    if (this.#allowed(req)) {
+      (req as IncomingMessage & { [letThrough]?: true })[letThrough] = true;
+      return undefined;
+    }
     const left = this.#until === undefined ? 0 : this.#until.getTime() - this.#now();
     // RFC 9110 §10.2.3: Retry-After in seconds; once the window has run over, the responder's short hint applies.
     return failureOf('proxy_internal_response', { retryAfter: left > 0 ? Math.ceil(left / 1000) : undefined });

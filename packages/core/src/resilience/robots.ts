@@ -4,7 +4,8 @@ import { checkOptions, wholeNumber } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { originalUrlOf } from '../node-http/original-url.js';
 import type { GatewayStore } from '../store/store.js';
-import { Copies, type CopySource, collectBody, framed, type StandIn } from './copies.js';
+import { framed } from './cache-rules.js';
+import { Copies, type CopySource, collectBody, type StandIn } from './copies.js';
 
 /**
  * robots.txt never answers 5xx. Google reads a 5xx or 429 robots.txt as "the whole site is disallowed" and stops
