@@ -285,6 +285,7 @@ describe('the Prometheus recipe in docs/proxy.md', () => {
             status: 502,
             phase: 'response-head',
             retried: 'true',
+            stale: 'false',
           },
         },
       ]);
