@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 // TREE (optional, used by `pnpm bench:ab`): another checkout whose build and dependencies to load instead of ours.
-const [name, upstream, mode, tree] = process.argv.slice(2);
+// A name ending in `+copies` is ours with stale-if-error on (`staleIfError: true`): it keeps copies of good answers.
+const [given, upstream, mode, tree] = process.argv.slice(2);
+const copies = given.endsWith('+copies');
+const name = copies ? given.slice(0, -'+copies'.length) : given;
 const fromTree = tree === undefined ? undefined : createRequire(join(tree, 'package.json'));
 /** A framework, or one of our adapters (`@gateway-errors/express`), from TREE when given. */
 function load(specifier) {
@@ -28,6 +31,7 @@ const resilience = {
   error: { breaker: false },
   breaker: { breaker: { consecutiveFailures: 5, openFor: 600_000, maxOpenFor: 600_000, jitter: 0 } },
 }[mode];
+if (copies) resilience.staleIfError = true;
 
 async function build() {
   switch (name) {

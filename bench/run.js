@@ -3,11 +3,14 @@
 //
 // Environment: BENCH_DURATION (seconds per measurement, default 3), BENCH_ROUNDS (default 5: this host is noisy, see the per-round table),
 // BENCH_CONNECTIONS (default 32), BENCH_FAILURES (failing requests for the memory check, default 100000),
-// BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, memory,
-// store; default all, and docs/benchmarks.md is written only then). The store scenario starts a redis-server
-// (Debian's, REDIS_SERVER_PATH) on a free loopback port; without one it is skipped.
+// BENCH_ONLY (comma-separated contender names), BENCH_SCENARIOS (comma-separated: happy, error, breaker, copies, stale,
+// memory, store; default all, and docs/benchmarks.md is written only then). `copies`: ours with and without
+// stale-if-error on the happy path; `stale`: ours with the breaker open, answering with the error page or
+// (stale-if-error) a copy. The store scenario starts a redis-server (Debian's, REDIS_SERVER_PATH) on a free loopback
+// port; without one it is skipped.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadGenerator } from './load.js';
@@ -20,7 +23,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const failuresForMemory = Number(process.env.BENCH_FAILURES ?? 100_000);
 const only = process.env.BENCH_ONLY?.split(',');
-const allScenarios = ['happy', 'error', 'breaker', 'memory', 'store'];
+const allScenarios = ['happy', 'error', 'breaker', 'copies', 'stale', 'memory', 'store'];
 const scenarios = process.env.BENCH_SCENARIOS?.split(',') ?? allScenarios;
 const wanted = (scenario) => scenarios.includes(scenario);
 
@@ -43,7 +46,7 @@ const shuffle = (list) =>
 const generator = await loadGenerator();
 console.log(`load generator: ${generator.name}; ${rounds} rounds x ${duration} s, ${connections} connections`);
 
-async function runScenario(title, upstreamUrl, mode, headers, names) {
+async function runScenario(title, upstreamUrl, mode, headers, names, prepare = async () => {}) {
   const running = {};
   for (const name of names) {
     try {
@@ -52,6 +55,7 @@ async function runScenario(title, upstreamUrl, mode, headers, names) {
       console.log(`  ${name}: skipped (${error.message})`);
     }
   }
+  await prepare(running);
   const results = Object.fromEntries(Object.keys(running).map((name) => [name, []]));
   const started = Object.keys(running);
   // Warm-up: JIT, keep-alive pools, and (breaker mode) enough failures to open the breaker.
@@ -142,7 +146,48 @@ if (wanted('store')) {
     }
   }
 }
+const withCopies = oursNames.flatMap((name) => [name, `${name}+copies`]);
+// Keeping copies on the happy path: the same small GET, ours with and without stale-if-error, in the same rounds.
+const copies = wanted('copies')
+  ? await runScenario(
+      'Happy path, keeping copies (ours, with and without stale-if-error)',
+      upstreamUrl,
+      'happy',
+      {},
+      withCopies,
+    )
+  : skipped;
+// A stale answer against the breaker-open answer: each contender sees one good answer from an upstream of its own,
+// which then dies; the warm-up opens the breakers, and every measured request is answered without an attempt, with
+// the error page, or (+copies) with the copy of that answer.
+const stale = wanted('stale')
+  ? await (async () => {
+      const seed = await start(here('./upstream.js'));
+      return runScenario(
+        'Breaker open, answered with a stale copy (ours, with and without stale-if-error)',
+        `http://127.0.0.1:${seed.port}`,
+        'breaker',
+        browser,
+        withCopies,
+        async (running) => {
+          for (const { port } of Object.values(running)) await seen(port);
+          seed.child.kill();
+          await new Promise((resolve) => seed.child.once('exit', resolve));
+        },
+      );
+    })()
+  : skipped;
 upstream.child.kill();
+
+/** One GET of the path the load generator asks for, as it asks (Host 127.0.0.1:port), through a contender. */
+function seen(port) {
+  return new Promise((resolve, reject) => {
+    get(`http://127.0.0.1:${port}/bench`, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`seed answered ${res.statusCode}`))));
+    }).on('error', reject);
+  });
+}
 
 const ratios = [];
 for (const [framework, floor] of Object.entries(floorOf)) {
@@ -185,6 +230,16 @@ for (const name of ['express+gateway-errors', 'koa+gateway-errors'].filter(
   memory.push({ name, warm, after, growth: after - warm });
 }
 
+// With stale-if-error over without, within each round: the cost of keeping copies on the happy path, and the cost of
+// a stale answer against the breaker-open error page (above 1 means cheaper or faster with copies).
+const copyRatios = oursNames.map((ours) => ({
+  ours,
+  happy: ratioWithinRounds(copies.results, `${ours}+copies`, ours),
+  happyCpu: ratioWithinRounds(copies.results, `${ours}+copies`, ours, 'cpu'),
+  stale: ratioWithinRounds(stale.results, `${ours}+copies`, ours),
+  staleCpu: ratioWithinRounds(stale.results, `${ours}+copies`, ours, 'cpu'),
+}));
+
 const renders = await renderCosts();
 const elapsed = Math.round((Date.now() - benchStarted) / 1000);
 
@@ -214,6 +269,14 @@ for (const [name, scenario] of [
 }
 if (storeRatio !== undefined)
   console.log(`  store-backed: Redis store vs in-memory store, happy path ${fmt(storeRatio)} (target >= 0.95x)`);
+console.log(
+  'Copies (stale-if-error): with over without, within rounds (throughput / CPU, above 1: cheaper with copies)',
+);
+for (const r of copyRatios) {
+  console.log(
+    `  ${r.ours}: happy path ${fmt(r.happy)} / ${fmt(r.happyCpu)} (target >= 0.97x), stale copy vs breaker-open page ${fmt(r.stale)} / ${fmt(r.staleCpu)} (target >= 1x)`,
+  );
+}
 console.log('CPU per request, floor over ours (above 1: ours costs less)');
 for (const r of ratios) console.log(`  ${r.framework}: happy ${fmt(r.happyCpu)}, error ${fmt(r.errorCpu)}`);
 console.log('\nRender cost per page (microseconds)');
@@ -288,6 +351,24 @@ ${storeRatio === undefined ? 'not measured (no redis-server).' : fmt(storeRatio)
 
 ${table(store.rows)}
 
+## Copies (stale-if-error)
+
+Ours with \`staleIfError: true\` over ours without, in the same rounds (median of the per-round ratios; throughput, then
+the gateway's CPU per request, above 1 meaning cheaper with copies): on the happy path, what keeping copies costs (a
+hot URL is kept again about once a second); with the breaker open, a stale copy against the breaker-open error page.
+
+| gateway | happy path, keeping copies (target >= 0.97) | CPU | stale copy vs breaker-open page (target >= 1) | CPU |
+| --- | ---: | ---: | ---: | ---: |
+${copyRatios.map((r) => `| ${r.ours} | ${fmt(r.happy)} | ${fmt(r.happyCpu)} | ${fmt(r.stale)} | ${fmt(r.staleCpu)} |`).join('\n')}
+
+### Happy path, keeping copies
+
+${table(copies.rows)}
+
+### Breaker open, answered with a stale copy
+
+${table(stale.rows)}
+
 ## Render cost per page
 
 | page | microseconds |
@@ -304,7 +385,7 @@ ${memory.map((r) => `| ${r.name} | ${mb(r.warm)} | ${mb(r.after)} | ${mb(r.growt
 const analysis = existsSync(new URL('./analysis.md', import.meta.url))
   ? `\n${readFileSync(new URL('./analysis.md', import.meta.url), 'utf8')}`
   : '';
-if (scenarios.length === allScenarios.length && !only) {
+if (allScenarios.every(wanted) && !only) {
   writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), report + analysis);
   console.log(`\nwrote docs/benchmarks.md (${elapsed} s)`);
 } else {
