@@ -55,7 +55,8 @@ export interface ProxyFailureEvent extends ProxyEvent {
   /**
    * Whether a kept copy answered instead of an error: stale-if-error's (200 with Age and Cache-Status), or robots.txt's
    * last good copy. `false` when the error was answered, for robots.txt's fallback, and whenever `willRetry` or
-   * `headSent`. The failure is reported all the same, so monitoring sees the outage.
+   * `headSent`. The failure is reported all the same, so monitoring sees the outage. (A stale copy of an answer; a
+   * request sent again after a stale keep-alive connection is a `retry` event with `resend`.)
    */
   stale: boolean;
 }

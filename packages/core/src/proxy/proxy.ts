@@ -190,7 +190,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   readonly #budget: RetryBudget | undefined;
   readonly #limiter: ConcurrencyLimiter | undefined;
   readonly #robots: RobotsKeeper | undefined;
-  readonly #stale: StaleKeeper | undefined;
+  readonly #staleIfError: StaleKeeper | undefined;
   /** The `upstream` of events about no target in particular. */
   readonly #everyTarget: string;
   /** What copies are kept for: the targets, replicas of one site (see CopySource). */
@@ -227,7 +227,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
           });
     const stale =
       resolved.staleIfError === false ? undefined : createStaleKeeper(resolved.staleIfError, { store: resolved.store });
-    this.#stale = stale;
+    this.#staleIfError = stale;
     this.#staleSettings =
       stale === undefined
         ? undefined
@@ -459,7 +459,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
    */
   #keeperOf(req: IncomingMessage): Call['keeper'] {
     if (this.#robots?.matches(req) === true) return 'robots';
-    if (this.#stale?.matches(req) === true && !letThroughMaintenance(req)) return 'stale';
+    if (this.#staleIfError?.matches(req) === true && !letThroughMaintenance(req)) return 'stale';
     return undefined;
   }
 
@@ -476,7 +476,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     outcome: FailedAttempt,
   ): Promise<GatewayError | undefined> {
     const standIn = outcome.headSent ? undefined : await this.#standIn(call, outcome.failure);
-    this.#emitFailure(call, target, attempt, outcome, false, standIn?.stale === true);
+    this.#emitFailure(call, target, attempt, outcome, false, standIn?.copy === true);
     if (outcome.headSent || standIn?.write(call.req, call.res) === true) return undefined;
     return errorOf(outcome.failure);
   }
@@ -487,7 +487,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     if (keeper === undefined) return undefined;
     const source = copySource(req, this.#site, this.#options.changeOrigin);
     if (keeper === 'robots') return (this.#robots as RobotsKeeper).standIn(req, source);
-    return (this.#stale as StaleKeeper).standIn(req, failure, source);
+    return (this.#staleIfError as StaleKeeper).standIn(req, failure, source);
   }
 
   readonly routeUpgrade: UpgradeListener = markUpgradeListener((req, socket, head) => {

@@ -55,7 +55,7 @@ export type CopyParts = Omit<Copy, 'key' | 'storedAt' | 'body'>;
 /** A response that answers a failed request instead of an error. */
 export interface StandIn {
   /** A kept copy (a `failure` event says `stale: true`); `false` for robots.txt's fallback, which was never seen. */
-  readonly stale: boolean;
+  readonly copy: boolean;
   /** Writes it; `false` (and nothing written) when the response head already went out. */
   write(req: IncomingMessage, res: ServerResponse): boolean;
 }

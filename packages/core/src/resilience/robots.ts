@@ -195,10 +195,10 @@ class Keeper implements RobotsKeeper {
     return this.#standIn(true, String(copy.headers['content-type'] ?? 'text/plain'), copy.body);
   }
 
-  #standIn(stale: boolean, contentType: string, body: Buffer): StandIn {
+  #standIn(copy: boolean, contentType: string, body: Buffer): StandIn {
     const cacheControl = this.#options.cacheControl;
     return {
-      stale,
+      copy,
       write(req, res) {
         if (res.headersSent) return false;
         // The copy is stored decoded; an encoding or validator a previous handler set would now be wrong.

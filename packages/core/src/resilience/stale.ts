@@ -235,7 +235,7 @@ class Keeper implements StaleKeeper {
     };
     if (copy.status !== 204) headers['content-length'] = String(copy.body.length);
     return {
-      stale: true,
+      copy: true,
       write(req, res) {
         if (res.headersSent) return false;
         res.writeHead(copy.status, headers);
