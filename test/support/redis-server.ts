@@ -4,7 +4,7 @@
  * (scripts/ensure-tools.mjs, as root); outside CI the tests that need it are skipped with a message, in CI they fail.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,15 +41,33 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+/**
+ * Ports below the kernel's ephemeral range: no port-0 listener and no outgoing connection is ever given one, so the
+ * port of a killed Redis is still free when the test starts it again (a port from the ephemeral range was taken by
+ * another test's server in between, once: "Address already in use").
+ */
+function quietPorts(): [low: number, high: number] {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11000) return [low - 10000, low - 1];
+  } catch {
+    // Not Linux: the IANA ephemeral range starts at 49152.
+  }
+  return [30000, 39999];
+}
+
+/** A port from {@link quietPorts} that nothing listens on now. */
+async function freePort(): Promise<number> {
+  const [low, high] = quietPorts();
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** Spawns redis-server and resolves once it logged that it accepts connections; rejects if it exits first. */
@@ -93,7 +111,7 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-errors-redis-'));
   let port = 0;
   let child: ChildProcess | undefined;
-  // Another process may take the free port between our look and redis-server's bind: try another.
+  // Another test file may pick the same free port between our look and redis-server's bind: try another.
   for (let attempt = 0; child === undefined; attempt++) {
     port = await freePort();
     try {
