@@ -3,6 +3,7 @@
  * (`describe.each(adapters)`), so Express and Koa keep the same behaviour by construction.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ErrorResponseOptions } from '@gateway-errors/core';
 import * as expressAdapter from '@gateway-errors/express';
 import * as koaAdapter from '@gateway-errors/koa';
 import Router from '@koa/router';
@@ -29,8 +30,8 @@ export interface AppSpec {
   mount?: 'mount' | 'route' | 'root';
   /** Route the server's WebSocket upgrades to the proxy: `server.on('upgrade', proxy.upgrade)`. */
   websocket?: boolean;
-  /** Options of `gatewayErrors()`, or `false` to mount none. */
-  errors?: expressAdapter.GatewayErrorsOptions | false;
+  /** Options of `gatewayErrors()` (the core's, which both adapters take), or `false` to mount none. */
+  errors?: ErrorResponseOptions | false;
   /**
    * A route at `GET /route` answering JSON with what this resolves to. It usually makes a real failing call and
    * rejects: Express 5 gets an async handler (its router catches the rejection), Express 4 passes it to `next`.

@@ -47,8 +47,20 @@ export type ErrorRequestHandler = (
   res: ServerResponse,
   next: NextFunction,
 ) => void;
-/** Options of {@link gatewayErrors}: those of the core's error response. */
-export type GatewayErrorsOptions = ErrorResponseOptions;
+/**
+ * Options of {@link gatewayErrors}: those of the core's error response, with `nonce` typed for Express, whose
+ * response carries `res.locals` (where a per-request CSP nonce is usually kept).
+ */
+export interface GatewayErrorsOptions extends Omit<ErrorResponseOptions, 'nonce'> {
+  /**
+   * The Content-Security-Policy nonce of this response, when it is not in its policy header already (see the core's
+   * `nonce`). Express calls it with its own request and response.
+   * @example
+   * gatewayErrors({ nonce: (req, res) => res.locals.cspNonce })
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: Express types res.locals so, and any value a user keeps there is checked
+  nonce?: (req: IncomingMessage, res: ServerResponse & { locals: Record<string, any> }) => string | undefined;
+}
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
 /** The proxy middleware, with the proxy (events, `close()`) and the `upgrade` listener for WebSocket handshakes. */
@@ -65,7 +77,9 @@ export interface MaintenanceMiddleware extends RequestHandler, MaintenanceMiddle
  * app.use(gatewayErrors({ templates: './views/errors', locals: { siteName: 'Acme' } }));
  */
 export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandler {
-  const responder = createErrorResponder(options);
+  // Every response this responder answers is Express's (this handler's, or the proxy's and maintenance()'s when
+  // they find it after them), so `nonce` gets `res.locals`: the cast only widens its parameter types back.
+  const responder = createErrorResponder(options as ErrorResponseOptions);
   const handler: ErrorRequestHandler = (error, req, res, next) => {
     if (!responder.handle(error, req, res)) next(error);
   };

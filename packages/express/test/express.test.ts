@@ -189,3 +189,28 @@ describe.each(versions)('%s: gatewayProxy() finds a mounted gatewayErrors()', (_
     expect(seen).toEqual([]);
   });
 });
+
+describe.each(versions)('%s: the nonce function gets Express’s response', (_name, express) => {
+  it('reads res.locals (typed: no cast in the app), for the proxy’s failures and a route’s', async () => {
+    upstream = await servers.stopAfter(refusingUpstream());
+    const app = express();
+    app.use((_req, res, next) => {
+      res.locals.cspNonce = 'bm9uY2UtZnJvbS1sb2NhbHM=';
+      next();
+    });
+    app.use('/api', gatewayProxy({ target: upstream.url }));
+    app.get('/route', () => {
+      throw new ServiceUnavailableError({ retryAfter: 7 });
+    });
+    app.use(gatewayErrors({ nonce: (_req, res) => res.locals.cspNonce }));
+    const url = await listen(app);
+    for (const [path, status] of [
+      ['/api/x', 502],
+      ['/route', 503],
+    ] as const) {
+      const res = await request(url).get(path).set('Accept', 'text/html');
+      expect(res.status).toBe(status);
+      expect(res.text).toContain('<style nonce="bm9uY2UtZnJvbS1sb2NhbHM=">');
+    }
+  });
+});
