@@ -55,6 +55,8 @@ export {
   type ClientStall,
   ConsumedBodyError,
   createProxy,
+  type DrainOptions,
+  type DrainResult,
   type FailureRenderer,
   type GatewayProxy,
   type LogLevel,
@@ -78,6 +80,7 @@ export {
   type StructuredLogger,
   type TimeoutName,
   type TimeoutOptions,
+  type TunnelsGone,
   type UpstreamTlsOptions,
 } from './proxy/index.js';
 // The proxy's resilience options, and the maintenance gate.

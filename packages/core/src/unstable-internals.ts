@@ -29,7 +29,7 @@ export {
   retryAfterFor,
 } from './failure/index.js';
 export { originalUrlOf, rejection, requestIdOf, writeRejection } from './node-http/index.js';
-export type { FinishedAttempt } from './proxy/index.js';
+export { type FinishedAttempt, FrameBoundaries, goingAwayFrame } from './proxy/index.js';
 export {
   type Admission,
   type AttemptOutcome,

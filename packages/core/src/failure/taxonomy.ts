@@ -85,8 +85,8 @@ export const failureRules: Readonly<Record<FailureType, FailureRule>> = Object.f
   // The gateway answered without trying the upstream.
   destination_unavailable: rule(503, 'gateway', false), // §2.3.4
   connection_limit_reached: rule(503, 'gateway', false), // §2.3.12
-  // §2.3.29 recommends no status for a locally generated response; ours is planned maintenance, which RFC 9110
-  // §15.6.4 names as a reason for 503.
+  // §2.3.29 recommends no status for a locally generated response; ours is planned maintenance (a maintenance gate,
+  // or a proxy that drains for a deploy), which RFC 9110 §15.6.4 names as a reason for 503.
   proxy_internal_response: rule(503, 'gateway', false),
 });
 

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import type { HandshakeSockets } from '../node-http/upgrade.js';
 import type { Target } from '../resilience/targets.js';
 import { originForm } from './request-target.js';
+import { FrameBoundaries, goingAwayFrame } from './websocket-frames.js';
 
 /**
  * How an attempt reaches the upstream: `node:http`/`node:https` requests, with nothing in between. A proxy library
@@ -28,6 +29,27 @@ export interface Engine {
    * under the same options. For when that upstream closed a reused connection before answering on it.
    */
   closeIdle(socket: Duplex): void;
+  /**
+   * From now on, every WebSocket tunnel goes away (a drain): each open one, and each that opens later, gets a close
+   * frame 1001 (Going Away) at the next frame boundary of what the upstream sends it, then both of its connections
+   * close. Once `signal` aborts, those still open are cut instead (both connections destroyed).
+   */
+  goAway(signal: AbortSignal): void;
+  /** Resolves once no tunnel is open, with how many went away with their close frame, and how many were cut. */
+  tunnelsGone(): Promise<TunnelsGone>;
+}
+
+/** How the tunnels of a drain ended. */
+export interface TunnelsGone {
+  /** Closed with a 1001 (Going Away) close frame to the client, at a frame boundary, then both connections. */
+  readonly closed: number;
+  /** Cut: no frame boundary came before the drain's deadline (an upstream mid-frame, a client that reads nothing). */
+  readonly cut: number;
+}
+
+/** An open tunnel, as a drain sees it. */
+interface Tunnel {
+  goAway(signal: AbortSignal): void;
 }
 
 /** One attempt. */
@@ -120,6 +142,24 @@ export function upstreamPath(route: Pick<Route, 'path' | 'query'>, url: string):
  */
 export function createEngine(agent: HttpAgent): Engine {
   const routes = new WeakMap<Target, Route>();
+  const tunnels = new Set<Tunnel>();
+  /** Set by goAway: every tunnel, open or to come, goes away. */
+  let goingAway: AbortSignal | undefined;
+  const gone = { closed: 0, cut: 0 };
+  let noTunnels: Array<() => void> = [];
+
+  /** Keeps a tunnel in the set while it is open, and tells how it ended once it closes. */
+  function track(opened: Tunnel & { readonly closing: Promise<'closed' | 'cut' | undefined> }): void {
+    tunnels.add(opened);
+    if (goingAway !== undefined) opened.goAway(goingAway);
+    void opened.closing.then((how) => {
+      tunnels.delete(opened);
+      if (how !== undefined) gone[how]++;
+      if (tunnels.size > 0) return;
+      for (const resolve of noTunnels) resolve();
+      noTunnels = [];
+    });
+  }
 
   /** Starts the upstream request of an attempt; its body (if any) is the caller's to send. */
   function send(req: IncomingMessage, call: EngineCall, hooks: EngineHooks): ClientRequest {
@@ -144,6 +184,15 @@ export function createEngine(agent: HttpAgent): Engine {
   }
 
   return {
+    goAway(signal) {
+      goingAway = signal;
+      for (const open of tunnels) open.goAway(signal);
+    },
+    tunnelsGone() {
+      const counts = (): TunnelsGone => ({ closed: gone.closed, cut: gone.cut });
+      if (tunnels.size === 0) return Promise.resolve(counts());
+      return new Promise((resolve) => noTunnels.push(() => resolve(counts())));
+    },
     closeIdle(socket) {
       // The agent's pools are keyed by a name it derives from the request's options and its own; the socket is still
       // listed in use under that name when its request fails (it leaves the agent on 'close').
@@ -164,7 +213,7 @@ export function createEngine(agent: HttpAgent): Engine {
       const upgrade = call.upgrade;
       if (upgrade !== undefined) {
         proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstream: Duplex, upstreamHead: Buffer) => {
-          if (hooks.upgrade?.(proxyRes) === true) tunnel(upgrade, proxyRes, upstream, upstreamHead, call.idle);
+          if (hooks.upgrade?.(proxyRes) === true) track(tunnel(upgrade, proxyRes, upstream, upstreamHead, call.idle));
           else upstream.destroy();
         });
         proxyReq.end();
@@ -209,6 +258,11 @@ function lasting(socket: Duplex): void {
  * both ways, the client's early bytes first, until either side ends. A failure of either side closes both. An open
  * tunnel has no timer (a WebSocket may be quiet for hours); once one side has ended, the client has `idle` of silence
  * to take what is left and close its side, then both are closed.
+ *
+ * The upstream's bytes are relayed by hand rather than piped, through a follower of their frame boundaries, so that a
+ * drain can say Going Away (1001) to the client between two frames: put in anywhere else, the close frame would land
+ * inside a frame's payload and corrupt the stream (RFC 6455 §5.2). `closing` settles once both sides are closed: with
+ * `closed` when the close frame went out, `cut` when the drain's deadline came first, else nothing.
  */
 function tunnel(
   client: HandshakeSockets,
@@ -216,8 +270,13 @@ function tunnel(
   upstream: Duplex,
   upstreamHead: Buffer,
   idle: number,
-): void {
+): Tunnel & { readonly closing: Promise<'closed' | 'cut' | undefined> } {
   const { socket } = client;
+  let ended: 'closed' | 'cut' | undefined;
+  let settle: (how: 'closed' | 'cut' | undefined) => void = () => {};
+  const closing = new Promise<'closed' | 'cut' | undefined>((resolve) => {
+    settle = resolve;
+  });
   const close = () => {
     socket.destroy();
     upstream.destroy();
@@ -233,16 +292,64 @@ function tunnel(
     socket.setTimeout(idle, close);
   };
   socket.on('end', finish);
-  // pipe() passes a clean end on; a side that closes without one (destroyed, or reset without an error event) must
-  // not leave the other open.
+  // A side that closes without a clean end (destroyed, or reset without an error event) must not leave the other open.
   upstream.on('close', () => {
     socket.end();
     finish();
   });
-  socket.on('close', () => upstream.destroy());
+  socket.on('close', () => {
+    upstream.destroy();
+    if (upstream.closed) settle(ended);
+    else upstream.once('close', () => settle(ended));
+  });
+  const frames = new FrameBoundaries();
+  /** Set by a drain: the close frame goes out at the next frame boundary. */
+  let goingAway = false;
+  const sayGoingAway = () => {
+    ended = 'closed';
+    upstream.off('data', relay);
+    socket.end(goingAwayFrame);
+    upstream.destroy();
+    // The client's own close frame, and its FIN, are read and dropped: the connection closes once it answers (or
+    // after `idle`, or at the drain's deadline, whichever comes first).
+    socket.resume();
+  };
+  function relay(chunk: Buffer): void {
+    const taken = frames.feed(chunk, goingAway);
+    const flowing = taken === 0 || socket.write(taken === chunk.length ? chunk : chunk.subarray(0, taken));
+    if (goingAway && frames.atBoundary) {
+      sayGoingAway();
+      return;
+    }
+    if (!flowing) {
+      upstream.pause();
+      socket.once('drain', () => upstream.resume());
+    }
+  }
+  const opened: Tunnel & { readonly closing: Promise<'closed' | 'cut' | undefined> } = {
+    closing,
+    goAway(signal) {
+      if (goingAway || socket.destroyed) return;
+      goingAway = true;
+      // Nothing more of the client's reaches the upstream, whose connection closes next.
+      socket.unpipe(upstream);
+      // At the deadline: cut, unless the close frame went out (then only a client slow to answer it is let go).
+      const cut = () => {
+        ended ??= 'cut';
+        close();
+      };
+      if (signal.aborted) {
+        cut();
+        return;
+      }
+      signal.addEventListener('abort', cut, { once: true });
+      socket.once('close', () => signal.removeEventListener('abort', cut));
+      if (frames.atBoundary) sayGoingAway();
+    },
+  };
   if (!socket.writable) {
     close();
-    return;
+    return opened;
   }
   client.tunnelled();
   lasting(socket);
@@ -253,7 +360,12 @@ function tunnel(
   // Node's parser keeps each header byte as one char (latin1): written back the same way, obs-text stays the bytes
   // the upstream sent (the default, UTF-8, would turn 0xE9 into 0xC3 0xA9), as ServerResponse writes its heads.
   socket.write(`${head}\r\n`, 'latin1');
-  if (upstreamHead.length > 0) socket.write(upstreamHead);
+  if (upstreamHead.length > 0) {
+    frames.feed(upstreamHead);
+    socket.write(upstreamHead);
+  }
   if (client.head.length > 0) socket.unshift(client.head);
-  upstream.pipe(socket).pipe(upstream);
+  upstream.on('data', relay);
+  socket.pipe(upstream);
+  return opened;
 }

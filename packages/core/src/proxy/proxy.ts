@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { constants as http2Constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -33,6 +33,7 @@ import type { RenderedError } from '../response/render.js';
 import { defaultErrorResponder } from '../response/responder.js';
 import { writeError } from '../response/write-error.js';
 import { type AttemptSettings, type FinishedAttempt, runAttempt } from './attempt.js';
+import { type DrainOptions, type DrainResult, drainingFailure, InFlight, resolveDrainOptions } from './drain.js';
 import { createEngine } from './engine.js';
 import { prepareRequestHeaders, supportedTransferCoding } from './headers.js';
 import type { ClientStall, ProxyEvent, ProxyEvents, RejectReason } from './proxy-events.js';
@@ -79,8 +80,24 @@ export interface GatewayProxy extends EventEmitter<ProxyEvents> {
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, render?: FailureRenderer): Promise<void>;
   /**
+   * Drains the proxy for a deploy, and resolves once it is drained: the requests in flight finish (up to `deadline`,
+   * which cuts the rest), each asked to close its client connection after its answer; from now on every new request
+   * is answered 503 `proxy_internal_response` with `Connection: close` and the drain's Retry-After (a `failure` event,
+   * attempt 0); the active health checks stop; every WebSocket tunnel is closed with 1001 (Going Away) at a frame
+   * boundary, then its upstream connection; last, the idle upstream connections of the agent this proxy created are
+   * closed. The proxy stays drained. Calling it again returns the same promise. Throws a configuration error on an
+   * invalid option.
+   * @example
+   * process.once('SIGTERM', async () => {
+   *   server.close(); // no new connections
+   *   await proxy.drain({ deadline: 25_000 }); // then nothing is left: the process exits by itself
+   * });
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
+  /**
    * Stops the active health checks, stops listening to the store (which stays open: close it yourself), and releases
-   * the idle connections of the agent this proxy created (your own agent is left alone).
+   * the idle connections of the agent this proxy created (your own agent is left alone). For a graceful stop, see
+   * `drain()`.
    */
   close(): void;
 }
@@ -187,6 +204,11 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
   /** For GET and HEAD with stale-if-error: good answers are kept. */
   readonly #staleSettings: AttemptSettings | undefined;
   readonly #balancer: Balancer;
+  /** The requests in flight, for a drain. */
+  readonly #inFlight = new InFlight();
+  /** What a draining proxy answers; undefined until `drain()`. */
+  #drainFailure: GatewayFailure | undefined;
+  #drained: Promise<DrainResult> | undefined;
   readonly #budget: RetryBudget | undefined;
   readonly #limiter: ConcurrencyLimiter | undefined;
   readonly #robots: RobotsKeeper | undefined;
@@ -261,6 +283,16 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       );
       return undefined;
     }
+    // In flight until it settles, for a drain to wait for, or cut.
+    this.#inFlight.add(res);
+    try {
+      return await this.#forward(req, res);
+    } finally {
+      this.#inFlight.delete(res);
+    }
+  }
+
+  async #forward(req: IncomingMessage, res: ServerResponse): Promise<GatewayError | undefined> {
     const options = this.#options;
     const requestId = requestIdOf(req, options.trustRequestId);
     // A request Node handed to `upgrade` listeners (with no response, its body unread) that reached us through the
@@ -284,6 +316,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     prepareRequestHeaders(req, requestId, { trustForwarded: options.trustForwarded, upgrade: tunnel !== undefined });
     const keeper = tunnel === undefined ? this.#keeperOf(req) : undefined;
     const call: Call = { req, res, requestId, upgrade: tunnel !== undefined, tunnel, keeper, leaving: undefined };
+    if (this.#drainFailure !== undefined) return this.#whileDraining(call, this.#drainFailure);
     // Before a slot is taken: a client that stalls its body (held in memory: at most maxBufferedBody) never holds one.
     const prepared = hasBody(req) ? await this.#prepareBody(call) : noBody;
     if (prepared === undefined) return undefined;
@@ -521,6 +554,49 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     }
     const error = await this.forward(req, res);
     if (error !== undefined) writeError(req, res, (render ?? defaultErrorResponder().render)(error.failure, req));
+  }
+
+  drain(options?: DrainOptions): Promise<DrainResult> {
+    if (this.#drained !== undefined) return this.#drained;
+    const { deadline, retryAfter } = resolveDrainOptions(options);
+    this.#drainFailure = drainingFailure(retryAfter);
+    this.#drained = this.#drain(deadline);
+    return this.#drained;
+  }
+
+  async #drain(deadline: number): Promise<DrainResult> {
+    const inFlight = this.#inFlight;
+    const started = inFlight.size;
+    this.#balancer.close();
+    // An answer still to come asks its client to close the connection after it (RFC 9112 §9.6): the client's next
+    // request then opens a connection, which the load balancer gives to another instance, instead of meeting our 503.
+    inFlight.each((res) => {
+      if (!res.headersSent) res.shouldKeepAlive = false;
+    });
+    const cut = new AbortController();
+    const timer = setTimeout(() => cut.abort(), deadline);
+    const engine = this.#settings.engine;
+    engine.goAway(cut.signal);
+    await Promise.race([inFlight.empty(), once(cut.signal, 'abort')]);
+    const cutRequests = inFlight.size;
+    if (cutRequests > 0) {
+      // Destroying the client's connection ends each the way a client that leaves does (an `abort` event).
+      inFlight.each((res) => res.destroy());
+      await inFlight.empty();
+    }
+    const tunnels = await engine.tunnelsGone();
+    clearTimeout(timer);
+    if (this.#options.ownsAgent) this.#options.agent.destroy();
+    return { requests: { finished: started - cutRequests, cut: cutRequests }, tunnels };
+  }
+
+  /**
+   * The answer to a request that reaches a draining proxy, before anything of it is read: the drain's 503 (or what
+   * stands in for a failure: /robots.txt's last good copy, a stale copy), and its connection closed after it.
+   */
+  async #whileDraining(call: Call, failure: GatewayFailure): Promise<GatewayError | undefined> {
+    call.res.shouldKeepAlive = false;
+    return this.#failed(call, undefined, 0, localFailure(failure));
   }
 
   close(): void {
