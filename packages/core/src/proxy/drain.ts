@@ -58,8 +58,9 @@ export function drainingFailure(retryAfter: number): GatewayFailure {
 }
 
 /**
- * The requests a proxy has in flight (from `forward()` until it settles), so that a drain can wait for them, ask their
- * connections to close after them, and cut those the deadline finds still running.
+ * The requests a proxy has in flight (from `forward()` until it settles; those that reach a draining proxy are not
+ * added), so that a drain can wait for them, ask their connections to close after them, and cut those the deadline
+ * finds still running.
  */
 export class InFlight {
   readonly #responses = new Set<ServerResponse>();

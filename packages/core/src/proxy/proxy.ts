@@ -283,6 +283,9 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       );
       return undefined;
     }
+    // A request that reaches a draining proxy is answered by the proxy itself (the drain's 503, or a kept copy): a
+    // drain neither waits for it nor counts it, so `finished` and `cut` are of the requests in flight when it began.
+    if (this.#drainFailure !== undefined) return this.#forward(req, res);
     // In flight until it settles, for a drain to wait for, or cut.
     this.#inFlight.add(res);
     try {
