@@ -185,6 +185,91 @@ describe('how a copy is served', () => {
   });
 });
 
+describe('a conditional request a copy answers (RFC 9110 §13.1, RFC 9111 §4.3.2)', () => {
+  const lastModified = 'Tue, 24 Nov 2026 10:00:00 GMT';
+  const page: SitePage = {
+    status: 200,
+    body: 'the page\n',
+    headers: {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Language': 'en',
+      ETag: '"v1,a"',
+      'Last-Modified': lastModified,
+      'Cache-Control': 'max-age=60',
+      'Content-Security-Policy': "default-src 'none'",
+    },
+  };
+
+  async function downAfterOneVisit(pageOf: SitePage = page): Promise<Gateway> {
+    const upstream = await site({ '/page': pageOf });
+    const gateway = await gatewayOf({ target: upstream.url });
+    expect((await send(`${gateway.url}/page`)).status).toBe(200);
+    upstream.down = 'reset';
+    return gateway;
+  }
+
+  it.each<[string, Record<string, string>, string]>([
+    ['its entity-tag', { 'if-none-match': '"v1,a"' }, 'GET'],
+    ['its entity-tag in a list, weakly', { 'if-none-match': '"v0", W/"v1,a"' }, 'GET'],
+    ['any entity-tag', { 'if-none-match': '*' }, 'GET'],
+    ['its entity-tag, for a HEAD', { 'if-none-match': '"v1,a"' }, 'HEAD'],
+    ['a date at or after its Last-Modified', { 'if-modified-since': lastModified }, 'GET'],
+  ])(
+    'is answered 304 with the copy’s validators, Age and Cache-Status when it names %s',
+    async (_n, headers, method) => {
+      const gateway = await downAfterOneVisit();
+      const reply = await send(`${gateway.url}/page`, { method, headers });
+      expect(reply.status).toBe(304);
+      expect(reply.body).toBe('');
+      expect(reply.headers.etag).toBe('"v1,a"');
+      expect(reply.headers['cache-control']).toBe('max-age=60');
+      expect(reply.headers['content-security-policy']).toBe("default-src 'none'");
+      expect(reply.headers.age).toMatch(/^\d+$/);
+      expect(reply.headers['cache-status']).toMatch(/^gateway-errors; hit; ttl=-?\d+; detail=connection_terminated$/);
+      // RFC 9110 §15.4.5: no representation metadata but what guides a cache update.
+      expect(reply.headers['content-type']).toBeUndefined();
+      expect(reply.headers['content-language']).toBeUndefined();
+      expect(reply.headers['content-length']).toBeUndefined();
+    },
+  );
+
+  it.each<[string, Record<string, string>]>([
+    ['another entity-tag', { 'if-none-match': '"v2"' }],
+    ['a list that does not parse', { 'if-none-match': '"v1,a' }],
+    ['a list with a tag that does not parse', { 'if-none-match': '"v1,a", v2' }],
+    ['an empty list', { 'if-none-match': ' , ' }],
+    [
+      'an entity-tag and a date that matches: the tag decides',
+      { 'if-none-match': '"v2"', 'if-modified-since': lastModified },
+    ],
+    ['a date before its Last-Modified', { 'if-modified-since': 'Mon, 23 Nov 2026 10:00:00 GMT' }],
+    ['a date that does not parse', { 'if-modified-since': 'yesterday' }],
+  ])('is answered with the whole copy when it names %s', async (_n, headers) => {
+    const gateway = await downAfterOneVisit();
+    const reply = await send(`${gateway.url}/page`, { headers });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe('the page\n');
+    expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
+  });
+
+  it('a copy of a status other than 200 is answered whole', async () => {
+    const upstream = await site({ '/gone': { ...page, status: 410 } });
+    const gateway = await gatewayOf({ target: upstream.url, staleIfError: { statuses: [200, 410] } });
+    expect((await send(`${gateway.url}/gone`)).status).toBe(410);
+    upstream.down = 'reset';
+    const reply = await send(`${gateway.url}/gone`, { headers: { 'if-none-match': '"v1,a"' } });
+    expect(reply.status).toBe(410);
+    expect(reply.body).toBe('the page\n');
+  });
+
+  it('without a Last-Modified, a date names nothing', async () => {
+    const { 'Last-Modified': _dropped, ...headers } = page.headers as Record<string, string>;
+    const gateway = await downAfterOneVisit({ ...page, headers });
+    const reply = await send(`${gateway.url}/page`, { headers: { 'if-modified-since': lastModified } });
+    expect(reply.status).toBe(200);
+  });
+});
+
 describe('copies in a shared store', () => {
   // Every instance is asked for the same site (each test gateway listens on a port of its own).
   const host = { host: 'www.example' };

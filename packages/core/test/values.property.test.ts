@@ -1,6 +1,6 @@
 /**
  * Properties of the values a client or an upstream controls outright: Retry-After from an upstream, Accept and
- * Accept-Language from a client. Whatever the bytes, the answer is well formed.
+ * Accept-Language and a conditional GET's validators from a client. Whatever the bytes, the answer is well formed.
  */
 import type { IncomingMessage } from 'node:http';
 import { createErrorResponder } from '@gateway-errors/core';
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { propertyRuns } from '../../../test/support/property.js';
 import { failureOf } from '../src/failure/failure.js';
 import { retryAfterFor } from '../src/failure/retry-after.js';
+import { notModified } from '../src/resilience/conditional.js';
 
 /** Header values as Node's parser can deliver them: latin1 bytes other than CR, LF and NUL, trimmed or not. */
 const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((c) => String.fromCharCode(c)) });
@@ -100,6 +101,40 @@ describe('Accept and Accept-Language from a client', () => {
         if (rendered.headers['content-type']?.startsWith('application/problem+json')) {
           expect(JSON.parse(rendered.body).status).toBe(502);
         }
+      }),
+      propertyRuns(),
+    );
+  });
+});
+
+describe('a conditional GET against a kept copy', () => {
+  // etagc (RFC 9110 §8.8.3): no space, no DQUOTE; a comma and obs-text are allowed.
+  const opaque = fc.string({ unit: fc.constantFrom('a', 'b', ',', 'W', '/', '\\', '\xe9') }).map((t) => `"${t}"`);
+  const tagList = fc
+    .array(fc.tuple(fc.boolean(), opaque), { minLength: 1, maxLength: 5 })
+    .map((tags) => tags.map(([weak, tag]) => `${weak ? 'W/' : ''}${tag}`).join(', '));
+
+  it('never throws, and a 304 needs the copy’s tag in the list (weakly) or *', () => {
+    fc.assert(
+      fc.property(fc.oneof(headerValue, tagList), fc.oneof(opaque, headerValue), (ifNoneMatch, etag) => {
+        const answer = notModified({ 'if-none-match': ifNoneMatch }, { etag });
+        if (answer && ifNoneMatch.trim() !== '*') expect(ifNoneMatch).toContain(etag.replace(/^W\//, ''));
+      }),
+      propertyRuns(),
+    );
+  });
+
+  it('finds the copy’s tag wherever it stands in a list, weak or strong on either side', () => {
+    const cases = fc.tuple(fc.array(opaque, { maxLength: 4 }), opaque, fc.nat(4), fc.boolean(), fc.boolean());
+    fc.assert(
+      fc.property(cases, ([others, tag, at, weakInList, weakCopy]) => {
+        const list = others.filter((other) => other !== tag);
+        list.splice(at, 0, `${weakInList ? 'W/' : ''}${tag}`);
+        const copy = { etag: `${weakCopy ? 'W/' : ''}${tag}` };
+        expect(notModified({ 'if-none-match': list.join(' ,\t') }, copy)).toBe(true);
+        expect(notModified({ 'if-none-match': others.filter((o) => o !== tag).join(', ') || '"-"' }, copy)).toBe(
+          tag === '"-"',
+        );
       }),
       propertyRuns(),
     );

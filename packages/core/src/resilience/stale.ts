@@ -5,6 +5,7 @@ import type { GatewayFailure } from '../failure/failure.js';
 import { appendProxyStatus, isToken, serializeProxyName } from '../failure/proxy-status.js';
 import type { GatewayStore } from '../store/store.js';
 import { initialAge, type KeepRules, keepable, varyFields } from './cache-rules.js';
+import { notModified, notModifiedHeaders } from './conditional.js';
 import { ageOf, Copies, type Copy, type CopySource, collectBody, type StandIn } from './copies.js';
 
 /**
@@ -238,6 +239,11 @@ class Keeper implements StaleKeeper {
       copy: true,
       write(req, res) {
         if (res.headersSent) return false;
+        if (copy.status === 200 && notModified(req.headers, copy.headers)) {
+          res.writeHead(304, notModifiedHeaders(headers));
+          res.end();
+          return true;
+        }
         res.writeHead(copy.status, headers);
         res.end(req.method === 'HEAD' || copy.status === 204 ? undefined : copy.body);
         return true;
