@@ -11,6 +11,8 @@ export type StoreFault =
   | 'none'
   /** Never resolves. */
   | 'hang'
+  /** Answers as the store has it when `release()` is called. */
+  | 'late'
   /** Rejects (the contract says it never does: a store of a user's own might). */
   | 'reject'
   /** Throws before returning a promise. */
@@ -29,6 +31,10 @@ export interface FaultyStore extends GatewayStore {
   readonly writes: string[];
   /** The keys read with `get`, in order. */
   readonly reads: string[];
+  /** The store's own time bound it declares (the contract's `timeout`); none by default. */
+  timeout?: number;
+  /** Answers the reads held by the `late` fault. */
+  release(): void;
 }
 
 class Faulty extends EventEmitter<GatewayStoreEvents> implements FaultyStore {
@@ -36,7 +42,13 @@ class Faulty extends EventEmitter<GatewayStoreEvents> implements FaultyStore {
   fault: StoreFault = 'none';
   readonly writes: string[] = [];
   readonly reads: string[] = [];
+  timeout?: number;
   readonly #inner = memoryStore();
+  #held: (() => void)[] = [];
+
+  release(): void {
+    for (const answer of this.#held.splice(0)) answer();
+  }
 
   get(key: string): Promise<Buffer | undefined> {
     this.reads.push(key);
@@ -48,6 +60,8 @@ class Faulty extends EventEmitter<GatewayStoreEvents> implements FaultyStore {
     switch (this.fault) {
       case 'hang':
         return new Promise(() => {});
+      case 'late':
+        return new Promise((resolve) => this.#held.push(() => resolve(this.#inner.get(key))));
       case 'reject':
         throw new Error('store down');
       case 'foreign':

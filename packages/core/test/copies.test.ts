@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { memoryStore } from '@gateway-errors/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { faultyStore } from '../../../test/support/stores.js';
 import { Copies, type CopyParts } from '../src/resilience/copies.js';
 
@@ -85,6 +85,34 @@ describe('copies', () => {
     store.fault = 'hang';
     expect((await reader.find('GET /a'))?.body.toString()).toBe('shared');
     expect(store.reads).toHaveLength(1);
+  });
+
+  it('waits for a shared store as long as the store says it may take, 5 ms when it says nothing', async () => {
+    const store = faultyStore();
+    const writer = new Copies({ maxBytes: 1 << 20, store });
+    writer.keep('GET /a', parts(60_000), [Buffer.from('shared')]);
+    await settled();
+    store.fault = 'late';
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const quick = new Copies({ maxBytes: 1 << 20, store }).find('GET /a');
+      await vi.advanceTimersByTimeAsync(5);
+      expect(await quick).toBeUndefined();
+      store.release();
+
+      store.timeout = 1000; // a Redis across a network: redisStore({ timeout: 1000 })
+      const patient = new Copies({ maxBytes: 1 << 20, store }).find('GET /a');
+      await vi.advanceTimersByTimeAsync(999);
+      store.release();
+      expect((await patient)?.body.toString()).toBe('shared');
+
+      const tooLate = new Copies({ maxBytes: 1 << 20, store }).find('GET /a');
+      await vi.advanceTimersByTimeAsync(1000);
+      store.release();
+      expect(await tooLate).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('never takes a value kept under another key for a copy', async () => {

@@ -79,11 +79,12 @@ function reconnectDelay(retries: number): number {
 
 class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStore {
   readonly kind = 'redis';
+  /** The `timeout` option: every command is given up after it. */
+  readonly timeout: number;
   readonly #client: RedisClientLike;
   readonly #subscriber: RedisClientLike;
   readonly #ownsClient: boolean;
   readonly #prefix: string;
-  readonly #timeout: number;
   readonly #warn: boolean;
   readonly #where: string;
   /** Listeners by channel, without the prefix. */
@@ -108,7 +109,7 @@ class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStor
     this.#client = client;
     this.#ownsClient = ownsClient;
     this.#prefix = options.prefix;
-    this.#timeout = options.timeout;
+    this.timeout = options.timeout;
     this.#warn = options.warn;
     this.#where = options.where;
     this.#subscriber = client.duplicate();
@@ -188,9 +189,9 @@ class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStor
       const timer = setTimeout(() => {
         resolve(undefined);
         if (++this.#timeouts >= timeoutsForOutage) {
-          this.#markDown(new Error(`Redis at ${this.#where} did not answer within ${this.#timeout} ms`));
+          this.#markDown(new Error(`Redis at ${this.#where} did not answer within ${this.timeout} ms`));
         }
-      }, this.#timeout);
+      }, this.timeout);
       const settle = (reply: unknown) => {
         this.#inFlight--;
         clearTimeout(timer);

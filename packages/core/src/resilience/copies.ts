@@ -62,9 +62,10 @@ export interface StandIn {
 
 /**
  * How long a failed request waits at most for a shared store's answer, in milliseconds, each time it reads one (once;
- * twice for an answer that varies by request fields). A copy in this process's memory is read at once. Then the
- * failure is answered as usual: an error page a few milliseconds late costs less than a request held by a store that
- * does not answer.
+ * twice for an answer that varies by request fields), when the store does not give its own bound (its `timeout`: the
+ * store knows where it is, and a Redis across a network may need more). A copy in this process's memory is read at
+ * once. Then the failure is answered as usual: an error page a few milliseconds late costs less than a request held
+ * by a store that does not answer.
  */
 export const sharedReadWait = 5;
 
@@ -335,7 +336,7 @@ export class Copies {
     const local = this.#decode(await this.#local.get(stored), key);
     if (local !== undefined || this.#shared === undefined) return local;
     const shared = this.#shared;
-    const value = await within(() => shared.get(stored), sharedReadWait);
+    const value = await within(() => shared.get(stored), shared.timeout ?? sharedReadWait);
     const found = this.#decode(value, key);
     // Kept here too, so that the next failure does not wait for the shared store again.
     if (found !== undefined && value !== undefined) await this.#local.set(stored, value, found.expiresAt - this.#now());

@@ -28,6 +28,11 @@ export interface GatewayStoreEvents {
 export interface GatewayStore extends EventEmitter<GatewayStoreEvents> {
   /** What kind of store this is, for events and logs: `memory`, `redis`. */
   readonly kind: string;
+  /**
+   * This store's own time bound, in milliseconds: no operation takes longer before it settles (with an answer, or
+   * none). A request that failed waits this long at most for a copy kept in the store. Without one, 5 ms.
+   */
+  readonly timeout?: number;
   /** The value of `key`, or `undefined` when it is absent, expired, or the store cannot answer in time. */
   get(key: string): Promise<Buffer | undefined>;
   /**
