@@ -106,6 +106,7 @@ export {
 export {
   builtInMessages,
   createErrorResponder,
+  createPreview,
   type ErrorResponder,
   type ErrorResponseOptions,
   englishMessages,
@@ -115,6 +116,8 @@ export {
   type PageContext,
   type PageCopy,
   type PageTemplate,
+  type PreviewHandler,
+  type PreviewOptions,
   type RenderedError,
   type RenderHook,
   type RenderRequest,

@@ -1,10 +1,11 @@
 import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import { configError } from '../config/config-error.js';
 import { classify, clientWentAway } from '../failure/classify.js';
-import { declaredFailure, failureOf, type GatewayFailure } from '../failure/failure.js';
+import { declaredFailure, type GatewayFailure } from '../failure/failure.js';
 import { retryAfterFor } from '../failure/retry-after.js';
 import { requestIdOf } from '../node-http/request-id.js';
-import { localeNegotiator, negotiateFormat } from './negotiate.js';
+import { localeNegotiator, negotiateFormat, type ResponseFormat } from './negotiate.js';
+import { samplePages } from './pages.js';
 import {
   type Audience,
   contentTypeOf,
@@ -87,41 +88,36 @@ function warner(): (reason: string, message: string) => void {
 }
 
 /**
- * Renders every page in every language once, at construction, with the strict path (no fallback): a template that
- * throws should stop the start-up, not a visitor's request.
+ * Renders one page with the strict path (no fallback to the built-in page), and reports a template that throws as a
+ * configuration error naming its file, its line and the language: at start-up, and for each page the preview shows.
+ */
+export function checkPage(settings: RenderSettings, failure: GatewayFailure, audience: Audience): void {
+  const name = templateFor(errorStatus(failure.status));
+  try {
+    settings.templates.render(name, pageOf(failure, audience, settings));
+  } catch (error) {
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_TEMPLATES',
+      `the ${name} page fails to render (language ${audience.locale}, from ${settings.templates.fileOf(name)} ` +
+        `in layout ${settings.templates.fileOf('layout')}): ${(error as Error).message}\n` +
+        'Templates see `page` (and the layout `content`); guard optional values such as page.site.statusPageUrl ' +
+        'and page.retry.seconds. See docs/error-pages.md.',
+      { kind: Error, cause: error },
+    );
+  }
+}
+
+/**
+ * Renders every page in every language once, at construction, with the strict path: a template that throws should
+ * stop the start-up, not a visitor's request. A 503 declared by a status alone has no Retry-After: templates must
+ * guard page.retry.seconds.
  */
 function warmUp(settings: RenderSettings): void {
-  const cause = Object.assign(new Error('warm-up'), { code: 'ECONNREFUSED' });
-  const failures: GatewayFailure[] = [
-    failureOf('connection_refused', {
-      upstream: 'http://127.0.0.1:1',
-      code: 'ECONNREFUSED',
-      cause,
-      timings: { connect: 1 },
-    }),
-    failureOf('destination_unavailable', { retryAfter: 30 }),
-    failureOf('proxy_internal_response', { retryAfter: 3600 }),
-    failureOf('http_response_timeout'),
-    declaredFailure(503),
-    declaredFailure(500, { cause }),
-  ];
+  const failures = [...samplePages.map((sample) => sample.failure), declaredFailure(503)];
   for (const locale of settings.messages.keys()) {
     for (const failure of failures) {
       for (const nonce of [undefined, 'warm-up']) {
-        const audience: Audience = { format: 'html', locale, requestId: 'warm-up', nonce };
-        const name = templateFor(errorStatus(failure.status));
-        try {
-          settings.templates.render(name, pageOf(failure, audience, settings));
-        } catch (error) {
-          throw configError(
-            'GATEWAY_ERRORS_INVALID_TEMPLATES',
-            `the ${name} page fails to render (language ${locale}, from ${settings.templates.fileOf(name)} ` +
-              `in layout ${settings.templates.fileOf('layout')}): ${(error as Error).message}\n` +
-              'Templates see `page` (and the layout `content`); guard optional values such as page.site.statusPageUrl ' +
-              'and page.retry.seconds. See docs/error-pages.md.',
-            { kind: Error, cause: error },
-          );
-        }
+        checkPage(settings, failure, { format: 'html', locale, requestId: 'warm-up', nonce });
       }
     }
   }
@@ -132,6 +128,29 @@ function warmUp(settings: RenderSettings): void {
       settings,
     );
   }
+}
+
+/**
+ * What the preview needs of a responder besides its settings: its own rendering (hook and nonce included) for a
+ * format and language it chooses, with settings it may refresh (templates re-read). Kept off the public object.
+ */
+export interface ResponderInternals {
+  renderFor(
+    failure: GatewayFailure,
+    choice: { format: ResponseFormat; locale: string },
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+    settings: RenderSettings,
+  ): RenderedError;
+  /** The CSP nonce for a page on `res`, as the responder picks it (its `nonce` option, or the response's policy). */
+  nonceFor(req: IncomingMessage, res: ServerResponse | undefined): string | undefined;
+}
+
+const internals = new WeakMap<ErrorResponder, ResponderInternals>();
+
+/** The internals of a responder made by {@link createErrorResponder}, if `responder` is one. */
+export function internalsOf(responder: ErrorResponder): ResponderInternals | undefined {
+  return internals.get(responder);
 }
 
 /**
@@ -166,16 +185,23 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
     return undefined;
   };
 
-  const render = (failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError => {
-    const format = negotiateFormat(req.headers.accept);
+  const renderFor: ResponderInternals['renderFor'] = (failure, { format, locale }, req, res, using) => {
     const audience: Audience = {
       format,
-      locale: negotiateLocale(req.headers['accept-language']),
+      locale,
       requestId: requestIdOf(req, trustRequestId),
       nonce: format === 'html' || hook !== undefined ? nonceFor(req, res) : undefined,
     };
-    if (hook === undefined) return renderFailure(failure, audience, settings);
-    return renderWithHook(hook, failure, req, audience);
+    if (hook === undefined) return renderFailure(failure, audience, using);
+    return renderWithHook(hook, failure, req, audience, using);
+  };
+
+  const render = (failure: GatewayFailure, req: IncomingMessage, res?: ServerResponse): RenderedError => {
+    const choice = {
+      format: negotiateFormat(req.headers.accept),
+      locale: negotiateLocale(req.headers['accept-language']),
+    };
+    return renderFor(failure, choice, req, res, settings);
   };
 
   const renderWithHook = (
@@ -183,6 +209,7 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
     failure: GatewayFailure,
     req: IncomingMessage,
     audience: Audience,
+    settings: RenderSettings,
   ): RenderedError => {
     const retryAfter = retryAfterFor(failure, settings.retryAfter);
     let custom: ReturnType<RenderHook>;
@@ -254,7 +281,7 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
     if (takesError(res)) writeError(req, res, render(failure, req, res));
   };
 
-  return Object.freeze({
+  const responder: ErrorResponder = Object.freeze({
     settings,
     render,
     send,
@@ -266,6 +293,8 @@ export function createErrorResponder(options: ErrorResponseOptions = {}): ErrorR
       return true;
     },
   });
+  internals.set(responder, { renderFor, nonceFor });
+  return responder;
 }
 
 /** A non-gateway error answered under `allErrors`: its own 5xx status, or 500. 4xx errors are the app's to answer. */

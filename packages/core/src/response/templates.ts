@@ -94,8 +94,12 @@ const rethrow: Rethrow = (error, lines, file, line) => {
   throw error;
 };
 
-/** Compiled functions by file path and text: the defaults are compiled once per process, however many sets use them. */
-const compiledCache = new Map<string, CompiledFunction>();
+/**
+ * The compiled function of each file, with the text it was compiled from: the defaults are compiled once per process,
+ * however many sets use them. One entry per file, not per text: the preview re-reads a user's templates on each
+ * request, and a file edited a hundred times must not be kept a hundred times.
+ */
+const compiledCache = new Map<string, { text: string; fn: CompiledFunction }>();
 
 /**
  * Compiles with EJS's parser, then builds the function ourselves from the source EJS generated, so that `include` is
@@ -103,9 +107,8 @@ const compiledCache = new Map<string, CompiledFunction>();
  * stays on (it costs a local assignment per line) so a template error names its line.
  */
 function compile(source: Source): CompiledFunction {
-  const key = `${source.path}\0${source.text}`;
-  const known = compiledCache.get(key);
-  if (known !== undefined) return known;
+  const known = compiledCache.get(source.path);
+  if (known?.text === source.text) return known.fn;
   const template = new ejs.Template(source.text, {
     strict: true,
     _with: false,
@@ -128,7 +131,7 @@ function compile(source: Source): CompiledFunction {
     `let __line = 1; const __lines = ${JSON.stringify(source.text)}, __filename = ${JSON.stringify(source.path)};\n` +
     `try {\n${template.source}\n} catch (e) { rethrow(e, __lines, __filename, __line); }`;
   const fn = new Function('locals', 'escapeFn', 'include', 'rethrow', `"use strict";\n${body}`) as CompiledFunction;
-  compiledCache.set(key, fn);
+  compiledCache.set(source.path, { text: source.text, fn });
   return fn;
 }
 
