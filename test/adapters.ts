@@ -3,7 +3,7 @@
  * (`describe.each(adapters)`), so Express and Koa keep the same behaviour by construction.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ErrorResponseOptions } from '@gateway-errors/core';
+import type { ErrorResponseOptions, PreviewOptions } from '@gateway-errors/core';
 import * as expressAdapter from '@gateway-errors/express';
 import * as koaAdapter from '@gateway-errors/koa';
 import Router from '@koa/router';
@@ -48,6 +48,11 @@ export interface AppSpec {
    * carries `Authorization: <this value>`.
    */
   auth?: string;
+  /**
+   * `errors.preview(options)` of the app's `gatewayErrors()`, mounted after `earlyHeaders`: at the root, or under
+   * `at` (`app.use(at, ...)` / koa-mount).
+   */
+  preview?: { options?: PreviewOptions; at?: string };
 }
 
 export interface RunningApp {
@@ -120,6 +125,12 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
           next();
         });
       }
+      const errors = spec.errors === false ? undefined : expressAdapter.gatewayErrors(spec.errors);
+      if (spec.preview && errors) {
+        const preview = errors.preview(spec.preview.options);
+        if (spec.preview.at === undefined) app.use(preview);
+        else app.use(spec.preview.at, preview);
+      }
       const gate = spec.maintenance ? expressAdapter.maintenance(spec.maintenance) : undefined;
       if (gate) app.use(gate);
       if (spec.auth !== undefined) {
@@ -149,7 +160,7 @@ function expressAdapterFor(name: string, express: typeof express5, version: 4 | 
           });
         }
       }
-      if (spec.errors !== false) app.use(expressAdapter.gatewayErrors(spec.errors));
+      if (errors) app.use(errors);
       // The app's own error handler: whatever gatewayErrors() passes on lands here.
       app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
         passedOn.push(error);
@@ -183,13 +194,18 @@ function koaAdapterFor(name: string, Koa: typeof Koa3): Adapter {
           ctx.body = appErrorHandlerBody;
         }
       });
-      if (spec.errors !== false) app.use(koaAdapter.gatewayErrors(spec.errors));
+      const errors = spec.errors === false ? undefined : koaAdapter.gatewayErrors(spec.errors);
+      if (errors) app.use(errors);
       if (spec.earlyHeaders) {
         const headers = spec.earlyHeaders;
         app.use(async (ctx, next) => {
           ctx.set(headers);
           await next();
         });
+      }
+      if (spec.preview && errors) {
+        const preview = errors.preview(spec.preview.options);
+        app.use(spec.preview.at === undefined ? preview : mount(spec.preview.at, preview));
       }
       const gate = spec.maintenance ? koaAdapter.maintenance(spec.maintenance) : undefined;
       if (gate) app.use(gate);

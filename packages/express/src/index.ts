@@ -3,6 +3,7 @@ import {
   answerFailure,
   createErrorResponder,
   createMaintenance,
+  createPreview,
   createProxy,
   type ErrorResponder,
   type ErrorResponseOptions,
@@ -10,6 +11,7 @@ import {
   type MaintenanceOptions,
   markResponder,
   named,
+  type PreviewOptions,
   type ProxyMiddlewareParts,
   type ProxyOptions,
   responderOf,
@@ -31,6 +33,7 @@ export {
   logTo,
   type MaintenanceGate,
   type MaintenanceOptions,
+  type PreviewOptions,
   type ProxyEvents,
   type RenderHook,
   ServiceUnavailableError,
@@ -61,6 +64,21 @@ export interface GatewayErrorsOptions extends Omit<ErrorResponseOptions, 'nonce'
   // biome-ignore lint/suspicious/noExplicitAny: Express types res.locals so, and any value a user keeps there is checked
   nonce?: (req: IncomingMessage, res: ServerResponse & { locals: Record<string, any> }) => string | undefined;
 }
+/** The error handler of {@link gatewayErrors}, with the preview of its pages. */
+export interface GatewayErrorsHandler extends ErrorRequestHandler {
+  /**
+   * A development-only page that lists every page this handler shows (each status, maintenance, each language, HTML,
+   * JSON and text), rendered with its own templates, locals and messages; your templates are read again on each
+   * request. Answers at `/_errors` (the `path` option) only when NODE_ENV is `development`; otherwise every request
+   * goes on, as if it were not mounted. Mount it before your routes.
+   * @example
+   * const errors = gatewayErrors({ templates: './views/errors' });
+   * app.use(errors.preview()); // http://127.0.0.1:3000/_errors
+   * // ... routes, proxies ...
+   * app.use(errors);
+   */
+  preview(options?: PreviewOptions): RequestHandler;
+}
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
 /** The proxy middleware, with the proxy (events, `close()`) and the `upgrade` listener for WebSocket handshakes. */
@@ -76,14 +94,20 @@ export interface MaintenanceMiddleware extends RequestHandler, MaintenanceMiddle
  * app.use('/api', gatewayProxy({ target: 'http://127.0.0.1:4000' }));
  * app.use(gatewayErrors({ templates: './views/errors', locals: { siteName: 'Acme' } }));
  */
-export function gatewayErrors(options?: GatewayErrorsOptions): ErrorRequestHandler {
+export function gatewayErrors(options?: GatewayErrorsOptions): GatewayErrorsHandler {
   // Every response this responder answers is Express's (this handler's, or the proxy's and maintenance()'s when
   // they find it after them), so `nonce` gets `res.locals`: the cast only widens its parameter types back.
   const responder = createErrorResponder(options as ErrorResponseOptions);
   const handler: ErrorRequestHandler = (error, req, res, next) => {
     if (!responder.handle(error, req, res)) next(error);
   };
-  return markResponder(named('gatewayErrors', handler), responder);
+  const preview = (previewOptions?: PreviewOptions): RequestHandler => {
+    const answer = createPreview(responder, previewOptions);
+    return named('gatewayErrorsPreview', (req, res, next) => {
+      if (!answer(req, res)) next();
+    });
+  };
+  return Object.assign(markResponder(named('gatewayErrors', handler), responder), { preview });
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   configError,
   createErrorResponder,
   createMaintenance,
+  createPreview,
   createProxy,
   type ErrorResponseOptions,
   keepOriginalUrl,
@@ -11,6 +12,7 @@ import {
   type MaintenanceOptions,
   markResponder,
   named,
+  type PreviewOptions,
   type ProxyMiddlewareParts,
   type ProxyOptions,
   responderOf,
@@ -32,6 +34,7 @@ export {
   logTo,
   type MaintenanceGate,
   type MaintenanceOptions,
+  type PreviewOptions,
   type ProxyEvents,
   type RenderHook,
   ServiceUnavailableError,
@@ -59,6 +62,20 @@ export interface GatewayErrorsOptions extends ErrorResponseOptions {
    */
   emitError?: boolean;
 }
+/** The middleware of {@link gatewayErrors}, with the preview of its pages. */
+export interface GatewayErrorsMiddleware extends KoaMiddleware {
+  /**
+   * A development-only page that lists every page this middleware shows (each status, maintenance, each language,
+   * HTML, JSON and text), rendered with its own templates, locals and messages; your templates are read again on each
+   * request. Answers at `/_errors` (the `path` option) only when NODE_ENV is `development`; otherwise every request
+   * goes on, as if it were not mounted.
+   * @example
+   * const errors = gatewayErrors({ templates: './views/errors' });
+   * app.use(errors);
+   * app.use(errors.preview()); // http://127.0.0.1:3000/_errors
+   */
+  preview(options?: PreviewOptions): KoaMiddleware;
+}
 /** Options of {@link gatewayProxy}: those of the core's proxy. */
 export type GatewayProxyOptions = ProxyOptions;
 /** The proxy middleware, with the proxy (events, `close()`) and the `upgrade` listener for WebSocket handshakes. */
@@ -75,13 +92,13 @@ export interface MaintenanceMiddleware extends KoaMiddleware, MaintenanceMiddlew
  * app.use(gatewayErrors({ templates: './views/errors' }));
  * app.use(gatewayProxy({ target: 'http://127.0.0.1:4000' }));
  */
-export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware {
+export function gatewayErrors(options: GatewayErrorsOptions = {}): GatewayErrorsMiddleware {
   const { emitError = true, ...responseOptions } = options;
   if (typeof emitError !== 'boolean') {
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'emitError must be true or false.');
   }
   const responder = createErrorResponder(responseOptions);
-  return named('gatewayErrors', async (ctx: KoaContext, next: KoaNext) => {
+  const middleware = named('gatewayErrors', async (ctx: KoaContext, next: KoaNext) => {
     markResponder(ctx, responder);
     try {
       await next();
@@ -92,6 +109,15 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): KoaMiddleware
       if (emitError) ctx.app.emit('error', error, ctx);
     }
   });
+  const preview = (previewOptions?: PreviewOptions): KoaMiddleware => {
+    const answer = createPreview(responder, previewOptions);
+    return named('gatewayErrorsPreview', async (ctx: KoaContext, next: KoaNext) => {
+      // Written on Node's own response, like an error page: Koa must not write it again.
+      if (answer(ctx.req, ctx.res)) ctx.respond = false;
+      else await next();
+    });
+  };
+  return Object.assign(middleware, { preview });
 }
 
 /**
