@@ -5,7 +5,6 @@
 import type { MaintenanceGate } from '@gateway-errors/express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, runs, startRedis } from '../../../test/support/redis-server.js';
-// @ts-expect-error: the example is plain JavaScript, as users would start from it.
 import { startFleet } from '../fleet.js';
 
 interface Instance {
