@@ -71,6 +71,7 @@ const locals = {
 const responders: Record<string, ErrorResponder> = {
   default: createErrorResponder({ locals, development: false, retryAfter: { hint: 2 } }),
   development: createErrorResponder({ locals, development: true, retryAfter: { hint: 2 } }),
+  brand: createErrorResponder({ locals: { ...locals, siteName: 'Acme Books' }, retryAfter: { hint: 2 } }),
 };
 const strictPolicy = (nonce: string) =>
   `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src data:; base-uri 'none'; form-action 'none'`;
@@ -86,7 +87,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     hits.push(req.url ?? '');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const path = url.pathname.replace(/^\/(dev|csp|csp-blocked)(?=\/)/, '');
+    const path = url.pathname.replace(/^\/(dev|csp|csp-blocked|brand)(?=\/)/, '');
     const found = pages.find((page) => page.path === path);
     if (found === undefined) {
       res.statusCode = 404;
@@ -98,7 +99,11 @@ beforeAll(async () => {
     // A strict policy with a nonce the page is not given: inline style and script are blocked.
     if (url.pathname.startsWith('/csp-blocked/'))
       res.setHeader('Content-Security-Policy', "default-src 'none'; img-src data:");
-    const responder = url.pathname.startsWith('/dev/') ? responders.development : responders.default;
+    const responder = url.pathname.startsWith('/dev/')
+      ? responders.development
+      : url.pathname.startsWith('/brand/')
+        ? responders.brand
+        : responders.default;
     responder?.send(found.failure(retry), req, res);
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
@@ -235,6 +240,19 @@ describe.skipIf(!runs)('in a real browser', () => {
     expect(await page.locator('.diagnostics dt').first().textContent()).toBe('Error type');
     expect(await axeViolations(page)).toEqual([]);
     expect(await overflow(page)).toBeLessThanOrEqual(0);
+  }, 60_000);
+
+  it('a site name of several words stays on one line beside a logo that gives no size of its own', async () => {
+    context = await browser?.newContext({ viewport: { width: 1280, height: 720 } });
+    const { page } = await visit(context as BrowserContext, '/brand/502?retry=2');
+    const lines = await page.evaluate(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector('header span') as Node);
+      return range.getClientRects().length;
+    });
+    expect(lines).toBe(1);
+    expect(await page.locator('header img').boundingBox()).toMatchObject({ width: 32, height: 32 });
+    expect(await axeViolations(page)).toEqual([]);
   }, 60_000);
 
   it('the countdown runs under a strict CSP when the page carries the nonce', async () => {
