@@ -232,6 +232,28 @@ describe('logTo (a structured logger)', () => {
     });
   });
 
+  it('logs a refused request at info, with its reason; the upstream never hears of it', async () => {
+    upstream = await echoUpstream();
+    gateway = await startGateway({ target: upstream.url }, { record: false });
+    const { lines, stream } = logLines();
+    logTo(gateway.proxy, pino({ base: undefined }, stream));
+    const { bytes } = await rawExchange(
+      gateway.port,
+      'GET /a/..%2fadmin HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n',
+    );
+    expect(bytes.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    await until(() => lines.length === 1, 2000, 'the reject line');
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      event: 'proxy.reject',
+      method: 'GET',
+      status: 400,
+      reason: 'unsafe-path',
+      msg: "refused a client's request (unsafe-path); answered 400",
+    });
+    expect(upstream.requests).toBe(0);
+  });
+
   it('logs a circuit opening at warn', async () => {
     upstream = await refusingUpstream();
     gateway = await startGateway(

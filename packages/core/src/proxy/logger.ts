@@ -7,6 +7,7 @@ import type {
   ProxyEvents,
   ProxyFailureEvent,
   ProxyHealthEvent,
+  ProxyRejectEvent,
   ProxyResponseEvent,
   ProxyRetryEvent,
 } from './proxy-events.js';
@@ -56,13 +57,20 @@ export interface LogLevels {
    * @default 'warn'
    */
   health?: LogLevel | false;
+  /**
+   * A client's request was refused before it reached an upstream (400 for a `..` path or a smuggling-shaped
+   * handshake, 501 for a transfer coding: `reason` says which). Each is one bad request, not an outage; a run of them
+   * is someone probing.
+   * @default 'info'
+   */
+  reject?: LogLevel | false;
 }
 
 /** Options of {@link logTo}. */
 export interface LogToOptions {
   /**
    * The level of each event.
-   * @default { failure: 'warn', retry: 'info', abort: 'info', response: false, breaker: 'warn', health: 'warn' }
+   * @default { failure: 'warn', retry: 'info', abort: 'info', response: false, breaker: 'warn', health: 'warn', reject: 'info' }
    */
   levels?: LogLevels;
 }
@@ -75,6 +83,7 @@ const defaultLevels: Readonly<Required<LogLevels>> = {
   response: false,
   breaker: 'warn',
   health: 'warn',
+  reject: 'info',
 };
 
 /** The fields every line has, flat, so log queries need no nesting. `path` has no query string. */
@@ -158,6 +167,13 @@ function healthLine(event: ProxyHealthEvent): [Record<string, unknown>, string] 
   ];
 }
 
+function rejectLine(event: ProxyRejectEvent): [Record<string, unknown>, string] {
+  const line = base(event, 'proxy.reject');
+  line.status = event.status;
+  line.reason = event.reason;
+  return [line, `refused a client's request (${event.reason}); answered ${event.status}`];
+}
+
 /**
  * Logs a proxy's events to a structured logger, one line per event with flat fields (`event`, `requestId`,
  * `method`, `path`, `upstream`, `attempt`, `status`, `errorType`, `phase`, `code`, `timeout`, `stale`, `timings`, and `err`
@@ -177,7 +193,7 @@ export function logTo(
     if (!(event in defaultLevels)) {
       throw configError(
         'GATEWAY_ERRORS_UNKNOWN_OPTION',
-        `logTo() levels has no event "${event}"; use failure, retry, abort, response, breaker or health.`,
+        `logTo() levels has no event "${event}"; use failure, retry, abort, response, breaker, health or reject.`,
       );
     }
     if (!levelNames.has(level)) {
@@ -216,6 +232,7 @@ export function logTo(
   route('response', responseLine);
   route('breaker', breakerLine);
   route('health', healthLine);
+  route('reject', rejectLine);
   return () => {
     for (const stop of stops.splice(0)) stop();
   };
