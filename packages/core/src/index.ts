@@ -89,6 +89,7 @@ export {
   type BreakerOptions,
   type BreakerReason,
   type BreakerState,
+  type Clock,
   type ConcurrencyOptions,
   createMaintenance,
   type HealthCheckOptions,

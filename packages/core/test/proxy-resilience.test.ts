@@ -53,6 +53,8 @@ describe('options', () => {
     ['a bad passive option', { target, passive: { downFor: -1 } }, /passive.downFor must be a positive number/],
     ['a bad robots fallback', { target, robots: { fallback: 1 } }, /robots.fallback must be the text/],
     ['trustRequestId: "no"', { target, trustRequestId: 'no' }, /trustRequestId must be true or false/],
+    ['a clock whose now is a number', { target, clock: { now: 5 } }, /clock.now and clock.random must be functions/],
+    ['an unknown clock field', { target, clock: { now: () => 0, tick: 1 } }, /gatewayProxy\(\) clock has no option/],
   ])('refuses %s, naming the fix', (_name, options, message) => {
     expect(() => createProxy(options as ProxyOptions)).toThrow(message);
   });

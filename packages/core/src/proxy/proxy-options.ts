@@ -4,6 +4,7 @@ import { booleanOption, checkOptions } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
 import { type BackoffOptions, type ResolvedBackoff, resolveBackoff } from '../resilience/backoff.js';
 import { type BreakerOptions, type ResolvedBreakerOptions, resolveBreakerOptions } from '../resilience/breaker.js';
+import { type Clock, type ResolvedClock, resolveClock } from '../resilience/clock.js';
 import type { HealthCheckOptions } from '../resilience/health.js';
 import { type ConcurrencyOptions, type ResolvedConcurrencyOptions, resolveConcurrency } from '../resilience/limiter.js';
 import {
@@ -221,6 +222,13 @@ export interface ProxyOptions {
    * @default false
    */
   trustRequestId?: boolean;
+  /**
+   * Where the resilience reads time and chance: the breakers (open time, failure-rate window, jitter), the passive
+   * down time, the retry budget's window and the backoff's jitter. For tests: a circuit can be opened, aged and
+   * half-opened by moving `now`, with no real wait. The timeouts and the health checks' interval stay real timers.
+   * @default { now: performance.now, random: Math.random }
+   */
+  clock?: Clock;
 }
 
 /** Timeouts with their defaults filled in; `deadline` is `Infinity` when unset. */
@@ -254,6 +262,7 @@ export interface ResolvedProxyOptions {
   readonly robots: ResolvedRobotsOptions | false;
   readonly staleIfError: ResolvedStaleIfErrorOptions | false;
   readonly store: GatewayStore | undefined;
+  readonly clock: ResolvedClock;
 }
 
 const optionNames = [
@@ -273,6 +282,7 @@ const optionNames = [
   'robots',
   'staleIfError',
   'store',
+  'clock',
 ];
 
 function positiveMs(value: unknown, name: string): number {
@@ -334,6 +344,19 @@ function resolveStore(store: unknown): GatewayStore | undefined {
     );
   }
   return store as GatewayStore;
+}
+
+function resolveProxyClock(clock: unknown): ResolvedClock {
+  if (clock === undefined) return resolveClock();
+  checkOptions(clock, ['now', 'random'], 'gatewayProxy() clock');
+  const { now, random } = clock as Clock;
+  if ((now !== undefined && typeof now !== 'function') || (random !== undefined && typeof random !== 'function')) {
+    throw configError(
+      'GATEWAY_ERRORS_INVALID_OPTION',
+      'clock.now and clock.random must be functions, such as { now: () => performance.now() }.',
+    );
+  }
+  return resolveClock({ now, random });
 }
 
 function optionalObject<T>(value: T | false | undefined, name: string, example: string): T | false | undefined {
@@ -429,6 +452,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     robots: robots === false ? (false as const) : resolveRobotsOptions(robots),
     staleIfError: resolveStaleIfError(options.staleIfError),
     store,
+    clock: resolveProxyClock(options.clock),
   };
   // Created last: everything above has been checked.
   const agent = resolveAgent(options, urls[0]?.protocol === 'https:');

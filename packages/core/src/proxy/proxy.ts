@@ -233,7 +233,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       .map((target) => target.url.href)
       .sort()
       .join(' ');
-    this.#budget = resolved.budget === false ? undefined : createRetryBudget(resolved.budget);
+    this.#budget = resolved.budget === false ? undefined : createRetryBudget(resolved.budget, resolved.clock);
     this.#limiter = resolved.concurrency === undefined ? undefined : createLimiter(resolved.concurrency);
     const robots =
       resolved.robots === false ? undefined : createRobotsKeeper(resolved.robots, { store: resolved.store });
@@ -262,6 +262,8 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
     this.#balancer = balancerOf(resolved.targets, resolved.breaker, resolved.pool, {
       agent: resolved.agent,
       store: resolved.store,
+      now: resolved.clock.now,
+      random: resolved.clock.random,
     });
     this.#balancer.on('breaker', (change) => {
       const { target, ...state } = change;
@@ -475,7 +477,7 @@ class UpstreamProxy extends EventEmitter<ProxyEvents> implements GatewayProxy {
       retryAfter = failure.retryAfter;
     }
     const remaining = attempts.deadlineAt - performance.now();
-    const wait = retryDelay({ attempt, remaining, retryAfter }, this.#options.backoff);
+    const wait = retryDelay({ attempt, remaining, retryAfter }, this.#options.backoff, this.#options.clock.random);
     if (wait === undefined) return undefined;
     // No target admits a retry (this failure may just have opened the circuit): the retry is not taken, like any
     // other, and this request's own failure is its answer. Later requests fail fast.
