@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type {
   ProxyAbortEvent,
@@ -12,7 +13,6 @@ import {
   httpUpstream,
   refusingUpstream,
   resetAfterRequest,
-  slowHeadUpstream,
   statusUpstream,
   type Upstream,
 } from '@gateway-errors/testing';
@@ -96,7 +96,7 @@ function record(app: RunningApp) {
     failure: [] as ProxyFailureEvent[],
     retry: [] as ProxyRetryEvent[],
     abort: [] as ProxyAbortEvent[],
-    breaker: [] as (ProxyBreakerEvent & { at: number })[],
+    breaker: [] as ProxyBreakerEvent[],
     health: [] as ProxyHealthEvent[],
   };
   const proxy = app.proxy;
@@ -104,7 +104,7 @@ function record(app: RunningApp) {
   proxy.on('failure', (event) => events.failure.push(event));
   proxy.on('retry', (event) => events.retry.push(event));
   proxy.on('abort', (event) => events.abort.push(event));
-  proxy.on('breaker', (event) => events.breaker.push({ ...event, at: performance.now() }));
+  proxy.on('breaker', (event) => events.breaker.push(event));
   proxy.on('health', (event) => events.health.push(event));
   return events;
 }
@@ -133,9 +133,15 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Sleeps until `performance.now()` reaches `at`. */
-function sleepUntil(at: number): Promise<void> {
-  return delay(Math.max(0, at - performance.now()));
+/** A clock for the proxy's resilience that moves only when the test advances it. */
+function manualClock() {
+  let now = 0;
+  return {
+    now: () => now,
+    advance(ms: number): void {
+      now += ms;
+    },
+  };
 }
 
 describe.each(adapters)('$name: resilience', (adapter) => {
@@ -226,8 +232,15 @@ describe.each(adapters)('$name: resilience', (adapter) => {
     it('opens after consecutive failures, fails fast with a decreasing Retry-After, half-opens and closes', async () => {
       const upstream = await h.upstream(() => switchable('up'));
       upstream.up = false;
+      // The breaker's time is the test's: the open time passes when the test says so, however slow the machine.
+      const clock = manualClock();
       const app = await h.app({
-        proxy: { target: upstream.url, retry: false, breaker: { consecutiveFailures: 3, openFor: 1500, jitter: 0 } },
+        proxy: {
+          target: upstream.url,
+          retry: false,
+          breaker: { consecutiveFailures: 3, openFor: 1500, jitter: 0 },
+          clock: { now: clock.now },
+        },
       });
       const events = record(app);
       for (let i = 0; i < 3; i++) {
@@ -244,19 +257,21 @@ describe.each(adapters)('$name: resilience', (adapter) => {
           openFor: 1500,
         },
       ]);
-      const openedAt = events.breaker[0]?.at as number;
 
       // Open: answered at once, the upstream untouched, Retry-After = the remaining open time, rounded up.
       const early = await request(app.url).get('/api/x').set('Accept', jsonAccept);
       expectError(early, { status: 503, format: 'problem', type: 'destination_unavailable', retryAfter: 2 });
-      await sleepUntil(openedAt + 900);
+      clock.advance(900);
       const later = await request(app.url).get('/api/x').set('Accept', jsonAccept);
       expectError(later, { status: 503, format: 'problem', type: 'destination_unavailable', retryAfter: 1 });
+      clock.advance(599);
+      const last = await request(app.url).get('/api/x').set('Accept', jsonAccept);
+      expectError(last, { status: 503, format: 'problem', type: 'destination_unavailable', retryAfter: 1 });
       expect(upstream.served).toBe(3);
 
       // The upstream recovers; once the open time is over, one probe goes through and closes the circuit.
       upstream.up = true;
-      await sleepUntil(openedAt + 1600);
+      clock.advance(1);
       const probe = await request(app.url).get('/api/x');
       expect(probe.status).toBe(200);
       expect(probe.text).toBe('up\n');
@@ -294,8 +309,14 @@ describe.each(adapters)('$name: resilience', (adapter) => {
       const a = await h.upstream(() => switchable('a'));
       const b = await h.upstream(() => switchable('b'));
       a.up = false;
+      const clock = manualClock();
       const app = await h.app({
-        proxy: { target: [a.url, b.url], breaker: false, passive: { failures: 2, downFor: 500 } },
+        proxy: {
+          target: [a.url, b.url],
+          breaker: false,
+          passive: { failures: 2, downFor: 500 },
+          clock: { now: clock.now },
+        },
       });
       const events = record(app);
       for (let i = 0; i < 6; i++) {
@@ -309,7 +330,10 @@ describe.each(adapters)('$name: resilience', (adapter) => {
       expect(events.retry.map((event) => event.upstream)).toEqual([b.url, b.url]);
 
       a.up = true;
-      await delay(600);
+      // Still within its down time: a gets nothing.
+      clock.advance(499);
+      expect((await request(app.url).get('/api/x')).text).toBe('b\n');
+      clock.advance(1);
       const bodies: string[] = [];
       for (let i = 0; i < 4; i++) bodies.push((await request(app.url).get('/api/x')).text);
       expect(bodies.sort()).toEqual(['a\n', 'a\n', 'b\n', 'b\n']);
@@ -362,21 +386,37 @@ describe.each(adapters)('$name: resilience', (adapter) => {
   });
 
   it('answers 503 connection_limit_reached past the concurrency limit and its queue', async () => {
-    const { url, upstream } = await h.gateway(() => slowHeadUpstream({ delay: 400 }), {
-      concurrency: { max: 1, queue: 1, queueTimeout: 5000 },
+    // The upstream holds its answers until the test lets them go: the first request keeps the only slot as long as
+    // the test needs, however slow the machine.
+    const held: Array<() => void> = [];
+    const upstream = await h.upstream(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        held.push(() => res.end(`answer to ${req.url}\n`));
+      }),
+    );
+    const app = await h.app({
+      proxy: { target: upstream.url, concurrency: { max: 1, queue: 1, queueTimeout: 60_000 } },
     });
-    const first = request(url)
+    const first = request(app.url)
       .get('/api/1')
       .then((res) => res);
     await waitFor(() => upstream.requests === 1, 'the first request upstream');
-    const second = request(url)
+    // The second waits in the queue once the app has it: the proxy queues it in the tick its request arrives.
+    const secondArrived = once(app.server, 'request');
+    const second = request(app.url)
       .get('/api/2')
       .then((res) => res);
-    await delay(50);
-    const third = await request(url).get('/api/3').set('Accept', jsonAccept);
+    await secondArrived;
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = await request(app.url).get('/api/3').set('Accept', jsonAccept);
     expectError(third, { status: 503, format: 'problem', type: 'connection_limit_reached', retryAfter: 1 });
-    expect((await first).status).toBe(200);
-    expect((await second).status).toBe(200);
+    expect(upstream.requests).toBe(1);
+    held.shift()?.();
+    expect((await first).text).toBe('answer to /1\n');
+    await waitFor(() => upstream.requests === 2, 'the second request upstream');
+    held.shift()?.();
+    expect((await second).text).toBe('answer to /2\n');
     expect(upstream.requests).toBe(2);
   });
 
