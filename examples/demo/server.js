@@ -9,6 +9,10 @@ import express from 'express';
 import Koa from 'koa';
 import mount from 'koa-mount';
 
+// The demo is a development tool: the error page preview at /_errors answers only under NODE_ENV=development, so it is
+// the default here. Never write this line in an app: NODE_ENV is the deployment's to set.
+process.env.NODE_ENV ??= 'development';
+
 const timeouts = { connect: 2000, response: 2000, idle: 5000 };
 const maintenanceMinutes = 30;
 
@@ -98,6 +102,14 @@ With no <code>until</code>, the page says "Please try again in 5 seconds" (the s
 The bypass header still gets through:
 <code>curl -i -H '${bypass.name}: ${bypass.value}' .../healthy/hello</code>.</p>
 <form method="post" action="/maintenance-switch"><button>${switchLabel}</button></form>
+<h2>Every page</h2>
+<p><a href="/_errors"><code>/_errors</code></a> lists every page this gateway shows (each status, maintenance, each
+language, HTML, JSON and text), rendered by its own <code>gatewayErrors()</code>: <code>errors.preview()</code>.
+It answers only when <code>NODE_ENV=development</code>: ${
+    process.env.NODE_ENV === 'development'
+      ? 'on here'
+      : `<strong>off here</strong> (NODE_ENV is ${JSON.stringify(process.env.NODE_ENV)}), so it is this app's 404`
+  }.</p>
 </body></html>`;
 }
 
@@ -124,8 +136,10 @@ function withoutName({ name: _, ...options }) {
   return options;
 }
 
-// Express: maintenance() first, a gatewayProxy() per scenario, gatewayErrors() after the routes.
+// Express: the preview and maintenance() first, a gatewayProxy() per scenario, gatewayErrors() after the routes.
 const app = express();
+const expressErrors = ge.gatewayErrors(errorOptions);
+app.use(expressErrors.preview());
 app.use(ge.maintenance(siteMaintenance));
 app.get('/', (_req, res) => res.type('html').send(indexPage('Express')));
 app.post('/maintenance-switch', (_req, res) => {
@@ -139,12 +153,15 @@ for (const index of scenarios.keys()) {
   if (options.name === 'maintenance') app.use('/maintenance', ge.maintenance({ until: maintenanceUntil }));
   app.use(`/${options.name}`, proxy);
 }
-app.use(ge.gatewayErrors(errorOptions));
+app.use(expressErrors);
 
-// Koa: gatewayErrors() first (it wraps everything below), then maintenance(), the index, a proxy per scenario.
+// Koa: gatewayErrors() first (it wraps everything below), its preview, then maintenance(), the index, a proxy per
+// scenario.
 const koa = new Koa();
 koa.silent = true;
-koa.use(gk.gatewayErrors(errorOptions));
+const koaErrors = gk.gatewayErrors(errorOptions);
+koa.use(koaErrors);
+koa.use(koaErrors.preview());
 koa.use(gk.maintenance(siteMaintenance));
 koa.use(async (ctx, next) => {
   if (ctx.path === '/' && ctx.method === 'GET') {
@@ -239,6 +256,7 @@ console.log(`gateway-errors demo
   Express gateway: ${where(expressServer, wanted)}
   Koa gateway:     ${where(koaServer, koaWanted)}
 Open one in a browser, or try: curl -i http://127.0.0.1:${expressPort}/refused/hello
+Every page, to see templates at once: http://127.0.0.1:${expressPort}/_errors (${process.env.NODE_ENV === 'development' ? 'on' : 'off: NODE_ENV is not development'})
 A line per request follows: the gateway, the request, the status, the error type, the format, the time.
 Ctrl-C to stop.
 `);

@@ -32,9 +32,9 @@ afterEach(async () => {
 });
 
 /** Starts the demo with PORT=`port` and resolves once it printed where it listens. */
-async function startDemo(port: number): Promise<Demo> {
+async function startDemo(port: number, environment = 'production'): Promise<Demo> {
   const started = spawn(process.execPath, [server], {
-    env: { ...process.env, PORT: String(port), NODE_ENV: 'production' },
+    env: { ...process.env, PORT: String(port), NODE_ENV: environment },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child = started;
@@ -162,6 +162,30 @@ describe('the demo', () => {
     const off = await fetch(`${demo.koa}/maintenance-switch`, { method: 'POST', redirect: 'manual' });
     expect(off.status).toBe(303);
     expect((await fetch(`${demo.express}/healthy/hello`)).status).toBe(200);
+  });
+
+  it('links the preview of every page, which answers only under NODE_ENV=development', async () => {
+    const production = await startDemo(0);
+    expect(production.banner).toContain('/_errors (off: NODE_ENV is not development)');
+    for (const base of [production.express, production.koa]) {
+      expect(await (await fetch(`${base}/`)).text()).toContain('<strong>off here</strong> (NODE_ENV is "production")');
+      expect((await fetch(`${base}/_errors`)).status).toBe(404);
+    }
+    const exited = once(child as ChildProcess, 'exit');
+    child?.kill('SIGTERM');
+    await exited;
+
+    const development = await startDemo(0, 'development');
+    expect(development.banner).toMatch(/http:\/\/127\.0\.0\.1:\d+\/_errors \(on\)/);
+    for (const base of [development.express, development.koa]) {
+      expect(await (await fetch(`${base}/`)).text()).toContain('href="/_errors"');
+      const index = await fetch(`${base}/_errors`);
+      expect(index.status).toBe(200);
+      expect(await index.text()).toContain('<h1>Error pages of gateway-errors demo</h1>');
+      const page = await fetch(`${base}/_errors?page=maintenance&lang=fr`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<html lang="fr"');
+    }
   });
 
   it('takes the next free port when the one asked for is taken, and says so', async () => {
