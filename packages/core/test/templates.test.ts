@@ -185,10 +185,65 @@ describe('a templates directory is checked at construction, with the fix in the 
   it('a template that does not compile, naming the file', () => {
     const dir = templates({ 'partials/unused.ejs': '<% if (page.status) { %>never closed' });
     expect(() => createErrorResponder({ templates: dir })).toThrow(
-      /cannot compile template .*partials\/unused\.ejs: .* Fix the EJS syntax in that file/,
+      /cannot compile template .*partials\/unused\.ejs:1: .*\sFix the EJS syntax in that file/s,
     );
     const unclosed = templates({ '502.ejs': '<%= page.status' });
-    expect(() => createErrorResponder({ templates: unclosed })).toThrow(/cannot compile template .*502\.ejs/);
+    expect(() => createErrorResponder({ templates: unclosed })).toThrow(/cannot compile template .*502\.ejs:1/);
+  });
+
+  /** The message of the configuration error `files` make. */
+  function compileError(files: Record<string, string>): string {
+    try {
+      createErrorResponder({ templates: templates(files) });
+    } catch (error) {
+      expect((error as { code?: string }).code).toBe('GATEWAY_ERRORS_INVALID_TEMPLATES');
+      return (error as Error).message;
+    }
+    throw new Error('the templates compiled');
+  }
+
+  it.each<[string, string, string, number, string]>([
+    [
+      'a block never closed (EJS says "Unexpected token \'catch\'")',
+      '503.ejs',
+      '<h1><%= page.copy.heading %></h1>\n<p><%= page.copy.description %></p>\n<% if (page.retry.seconds !== undefined) { %>\n<p><%= page.retry.text %></p>\n<p>Thanks</p>\n',
+      3,
+      'the block opened on this line is never closed: add <% } %> where it ends.',
+    ],
+    [
+      'the innermost of nested blocks never closed',
+      '502.ejs',
+      '<ul>\n<% for (const [name] of page.diagnostics ?? []) { %>\n<% if (name) { %>\n<li><%= name %></li>\n<% } %>\n</ul>\n',
+      2,
+      'the block opened on this line is never closed',
+    ],
+    [
+      'a tag with no %> (EJS says "Could not find matching close tag")',
+      'layout.ejs',
+      '<!doctype html>\n<title><%= page.copy.title </title>\n<%- content %>\n',
+      2,
+      'the tag <%= on this line is never closed: end it with %>.',
+    ],
+    [
+      'a } that closes no block (EJS says "Missing catch or finally after try")',
+      'partials/links.ejs',
+      '<nav>\n<% if (page.site.homeUrl) { %>\n<a href="<%= page.site.homeUrl %>">Home</a>\n<% } } %>\n</nav>\n',
+      4,
+      'the } on this line closes no block: remove it, or open the block it ends.',
+    ],
+    [
+      'invalid JavaScript in a tag',
+      'error.ejs',
+      "<% const open = '{', note = `}`; /* { */ %>\n<h1>Error</h1>\n<% if (page.status)) { %>\n<p>x</p>\n<% } %>\n",
+      3,
+      "Unexpected token ')'.",
+    ],
+  ])('%s: the file and the line, with the lines around it', (_what, name, text, line, problem) => {
+    const message = compileError({ [name]: text });
+    expect(message).toContain(`${name}:${line}: ${problem}`);
+    const source = text.split('\n')[line - 1] as string;
+    expect(message).toContain(` >> ${line}| ${source}\n`);
+    expect(message).not.toMatch(/Unexpected token 'catch'|matching close tag|Missing catch/);
   });
 
   it('a template that fails to render, naming the file and the line', () => {

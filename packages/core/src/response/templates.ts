@@ -3,6 +3,7 @@ import { join, posix, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import { configError } from '../config/config-error.js';
+import { excerpt, syntaxProblem } from './template-syntax.js';
 
 /** The page templates: one per gateway status, and `error` for any other status. `layout` wraps each of them. */
 export type PageTemplate = '502' | '503' | '504' | 'error';
@@ -82,13 +83,7 @@ const annotated = Symbol('gateway-errors.templateError');
 /** Names the template file and line of an error thrown while rendering, once, at the innermost template. */
 const rethrow: Rethrow = (error, lines, file, line) => {
   if (error instanceof Error && !(annotated in error)) {
-    const first = Math.max(line - 3, 0);
-    const context = lines
-      .split('\n')
-      .slice(first, line + 2)
-      .map((text, i) => `${first + i + 1 === line ? ' >> ' : '    '}${first + i + 1}| ${text}`)
-      .join('\n');
-    error.message = `${file}:${line}: ${error.message}\n${context}`;
+    error.message = `${file}:${line}: ${error.message}\n${excerpt(lines, line)}`;
     Object.defineProperty(error, annotated, { value: true });
   }
   throw error;
@@ -120,10 +115,16 @@ function compile(source: Source): CompiledFunction {
   try {
     template.compile();
   } catch (error) {
+    // EJS names no line (an unclosed block is "Unexpected token 'catch'"): find it.
+    const problem = syntaxProblem(source.text, (template as { source?: string }).source);
+    const where =
+      problem === undefined
+        ? `${source.path}: ${(error as Error).message.split('\n')[0]} `
+        : `${source.path}:${problem.line}: ${problem.message}\n${excerpt(source.text, problem.line)}\n`;
     throw configError(
       'GATEWAY_ERRORS_INVALID_TEMPLATES',
-      `cannot compile template ${source.path}: ${(error as Error).message.split('\n')[0]} ` +
-        'Fix the EJS syntax in that file (every <% needs its %>, and the code inside must be valid JavaScript).',
+      `cannot compile template ${where}` +
+        'Fix the EJS syntax in that file (every <% needs its %>, every { its }, and the code inside must be valid JavaScript).',
       { kind: Error, cause: error },
     );
   }
