@@ -172,7 +172,9 @@ describe.each(adapters)('$name: a user callback that misbehaves', (adapter) => {
       expect(res.text).toContain('<script>');
       expect(res.text).not.toContain('nonce');
     }
-    expect(warnings).toEqual(['gateway-errors: the nonce function threw, so the page carries no nonce: no nonce here']);
+    expect(warnings).toEqual([
+      'gateway-errors: the nonce function threw, so the page carries no nonce: no nonce here. See https://github.com/gateway-errors/gateway-errors/blob/main/docs/warnings.md#gateway_errors_render',
+    ]);
     expect(passedOn).toEqual([]);
   });
 
@@ -189,7 +191,7 @@ describe.each(adapters)('$name: a user callback that misbehaves', (adapter) => {
     expect(res.text).not.toContain('custom page');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
-      /^gateway-errors: the render hook returned a header Node cannot send \(.+\), so the default page was sent\.$/,
+      /^gateway-errors: the render hook returned a header Node cannot send \(.+\), so the default page was sent\. See https:\/\/\S+\/docs\/warnings\.md#gateway_errors_render$/,
     );
     expect(passedOn).toEqual([]);
   });

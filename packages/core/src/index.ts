@@ -17,8 +17,15 @@
  * @packageDocumentation
  */
 
-// Configuration errors: their codes, and their maker for an adapter's own options.
-export { type ConfigError, type ConfigErrorCode, configError } from './config/index.js';
+// Configuration errors and process warnings: their codes, and their makers for an adapter's own options and mistakes.
+export {
+  type ConfigError,
+  type ConfigErrorCode,
+  configError,
+  gatewayWarning,
+  type WarningCode,
+  type WarningOnce,
+} from './config/index.js';
 // What went wrong: classification, the failure, the error classes users throw and catch.
 export {
   BadGatewayError,

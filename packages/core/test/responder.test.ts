@@ -235,7 +235,7 @@ describe('the render hook', () => {
       expect(render(responder).status).toBe(502);
     });
     expect(warnings).toEqual([
-      'gateway-errors: the render hook returned status 302; an error response keeps an error status, so 502 was sent.',
+      'gateway-errors: the render hook returned status 302; an error response keeps an error status, so 502 was sent. See https://github.com/gateway-errors/gateway-errors/blob/main/docs/warnings.md#gateway_errors_render',
     ]);
   });
 

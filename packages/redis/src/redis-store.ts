@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { configError, type GatewayStore, type GatewayStoreEvents } from '@gateway-errors/core';
+import { configError, type GatewayStore, type GatewayStoreEvents, gatewayWarning } from '@gateway-errors/core';
 import { createClient, RESP_TYPES } from '@redis/client';
 
 /**
@@ -283,9 +283,11 @@ class RedisStore extends EventEmitter<GatewayStoreEvents> implements GatewayStor
     }, probeInterval).unref();
     this.emit('down', error);
     if (this.#warn) {
-      process.emitWarning(
-        `gateway-errors: the Redis store at ${this.#where} is unreachable (${error.message}); every instance goes on with its last known state until it returns.`,
-        { code: 'GATEWAY_ERRORS_STORE_DOWN' },
+      // Once per outage: this point is reached once per outage, so each outage is its own reason.
+      gatewayWarning(
+        'GATEWAY_ERRORS_STORE_DOWN',
+        `the Redis store at ${this.#where} is unreachable (${error.message}); every instance goes on with its last known state until it returns.`,
+        { per: {} },
       );
     }
   }

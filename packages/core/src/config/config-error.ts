@@ -20,8 +20,13 @@ export type ConfigErrorCode =
   /** The options of an error class you throw (`new ServiceUnavailableError({ ... })`). */
   | 'GATEWAY_ERRORS_INVALID_ERROR_OPTIONS';
 
-/** Where each code is explained: an installed package has no docs folder, so the message links the repository's. */
-const docsUrl = 'https://github.com/gateway-errors/gateway-errors/blob/main/docs/configuration-errors.md';
+/** Where the docs are: an installed package has no docs folder, so messages link the repository's by URL. */
+const docsBase = 'https://github.com/gateway-errors/gateway-errors/blob/main/docs/';
+
+/** The URL of a page of the docs (`error-pages.md`), and of one of its sections when `section` is given. */
+export function docsLink(page: string, section?: string): string {
+  return `${docsBase}${page}${section === undefined ? '' : `#${section}`}`;
+}
 
 /** A configuration error, as {@link configError} makes it. */
 export type ConfigError = Error & { readonly code: ConfigErrorCode };
@@ -41,7 +46,7 @@ export function configError(
   options: { readonly kind?: ErrorConstructor; readonly cause?: unknown } = {},
 ): ConfigError {
   const Kind = options.kind ?? TypeError;
-  const text = `gateway-errors: ${message} See ${docsUrl}#${code.toLowerCase()}`;
+  const text = `gateway-errors: ${message} See ${docsLink('configuration-errors.md', code.toLowerCase())}`;
   const error = new Kind(text, 'cause' in options ? { cause: options.cause } : undefined) as Error & { code: string };
   error.code = code;
   // Node's trick for its ERR_* errors: the stack is formatted on first read, with the name as it is then.

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { checkOptions } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
+import { gatewayWarning } from '../config/warning.js';
 import type { ResponseFormat } from './negotiate.js';
 import { type SamplePage, samplePages } from './pages.js';
 import type { RenderSettings } from './render.js';
@@ -42,21 +43,19 @@ function resolvePath(path: unknown): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-const warnedOff = new WeakSet<ErrorResponder>();
-
 /**
  * Off anywhere but development, and said once per responder: a preview left mounted in production must answer
  * nothing, and its owner should know why it does not answer on a machine where NODE_ENV is not set.
  */
 function warnOff(responder: ErrorResponder, path: string): void {
-  if (warnedOff.has(responder)) return;
-  warnedOff.add(responder);
   const environment = process.env.NODE_ENV;
-  process.emitWarning(
-    `gateway-errors: the error page preview at ${path} is off: it answers only when NODE_ENV is "development" ` +
+  gatewayWarning(
+    'GATEWAY_ERRORS_PREVIEW_OFF',
+    () =>
+      `the error page preview at ${path} is off: it answers only when NODE_ENV is "development" ` +
       `(here NODE_ENV is ${environment === undefined ? 'not set' : JSON.stringify(environment)}). Requests to it go ` +
-      'on to your app as if it were not mounted. See docs/error-pages.md#preview.',
-    { code: 'GATEWAY_ERRORS_PREVIEW_OFF' },
+      'on to your app as if it were not mounted.',
+    { per: responder },
   );
 }
 

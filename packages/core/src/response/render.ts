@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { gatewayWarning, messageOf } from '../config/warning.js';
 import type { GatewayFailure } from '../failure/failure.js';
 import { formatProxyStatus } from '../failure/proxy-status.js';
 import { type ResolvedRetryAfterPolicy, retryAfterFor } from '../failure/retry-after.js';
@@ -266,8 +267,6 @@ export function errorHeaders(
   return headers;
 }
 
-const templateWarnings = new WeakSet<TemplateSet>();
-
 /**
  * A user's template that throws at request time (when construction-time checks passed) must not turn an error page
  * into no page: the built-in page is sent instead, and the error reported once as a process warning.
@@ -277,13 +276,12 @@ function renderPage(templates: TemplateSet, name: PageTemplate, page: PageContex
     return templates.render(name, page);
   } catch (error) {
     if (templates.userDir === undefined) throw error;
-    if (!templateWarnings.has(templates)) {
-      templateWarnings.add(templates);
-      process.emitWarning(
-        `gateway-errors: the ${name} page template in ${templates.userDir} threw, so the built-in page was sent: ${(error as Error).message}`,
-        { code: 'GATEWAY_ERRORS_TEMPLATE' },
-      );
-    }
+    gatewayWarning(
+      'GATEWAY_ERRORS_TEMPLATE',
+      () =>
+        `the ${name} page template in ${templates.userDir} threw, so the built-in page was sent: ${messageOf(error)}`,
+      { per: templates },
+    );
     return templates.renderDefault(name, page);
   }
 }

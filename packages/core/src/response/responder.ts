@@ -1,5 +1,6 @@
 import { type IncomingMessage, type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
-import { configError } from '../config/config-error.js';
+import { configError, docsLink } from '../config/config-error.js';
+import { gatewayWarning, messageOf } from '../config/warning.js';
 import { classify, clientWentAway } from '../failure/classify.js';
 import { declaredFailure, type GatewayFailure } from '../failure/failure.js';
 import { retryAfterFor } from '../failure/retry-after.js';
@@ -71,20 +72,10 @@ function nonceFromPolicy(_req: IncomingMessage, res: ServerResponse | undefined)
   return undefined;
 }
 
-/** What a thrown value says, without trusting it to be an Error (a user's callback may throw anything). */
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return typeof error === 'string' ? error : `a value of type ${typeof error}`;
-}
-
 /** Warns once per responder and reason: a misbehaving hook must not flood the logs, nor go unnoticed. */
 function warner(): (reason: string, message: string) => void {
-  const warned = new Set<string>();
-  return (reason, message) => {
-    if (warned.has(reason)) return;
-    warned.add(reason);
-    process.emitWarning(`gateway-errors: ${message}`, { code: 'GATEWAY_ERRORS_RENDER' });
-  };
+  const per = {};
+  return (reason, message) => gatewayWarning('GATEWAY_ERRORS_RENDER', message, { per, reason });
 }
 
 /**
@@ -101,7 +92,7 @@ export function checkPage(settings: RenderSettings, failure: GatewayFailure, aud
       `the ${name} page fails to render (language ${audience.locale}, from ${settings.templates.fileOf(name)} ` +
         `in layout ${settings.templates.fileOf('layout')}): ${(error as Error).message}\n` +
         'Templates see `page` (and the layout `content`); guard optional values such as page.site.statusPageUrl ' +
-        'and page.retry.seconds. See docs/error-pages.md.',
+        `and page.retry.seconds (${docsLink('error-pages.md', 'custom-templates')}).`,
       { kind: Error, cause: error },
     );
   }
