@@ -110,6 +110,26 @@ describe('configuration errors', () => {
     expect(error.name).toBe(Kind.name);
   });
 
+  it.each<[Record<string, unknown>, string]>([
+    [
+      { siteName: 'Acme' },
+      `no option "siteName". siteName is a value for the pages: put it in locals, as gatewayErrors({ locals: { siteName: "Acme" } }).`,
+    ],
+    [{ statusPageUrl: 'https://status.acme.example' }, 'locals: { statusPageUrl: "https://status.acme.example" }'],
+    [
+      { sitename: 'Acme' },
+      'no option "sitename". siteName is a value for the pages: put it in locals, as gatewayErrors({ locals: { siteName: "Acme" } }).',
+    ],
+    [
+      { logoUrl: `data:image/svg+xml;base64,${'A'.repeat(200)}` },
+      `locals: { logoUrl: 'data:image/svg+xml;base64,...' } }`,
+    ],
+  ])('a page value beside the options, %j, belongs in locals', (options, message) => {
+    const error = thrown(() => createErrorResponder(options as never));
+    expect(error.code).toBe('GATEWAY_ERRORS_UNKNOWN_OPTION');
+    expect(error.message).toContain(message);
+  });
+
   it('every code has its section in docs/configuration-errors.md, and every section a code', () => {
     const source = readFileSync(new URL('../src/config/config-error.ts', import.meta.url), 'utf8');
     const union = source.slice(

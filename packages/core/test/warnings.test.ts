@@ -75,6 +75,48 @@ describe('gatewayWarning()', () => {
   });
 });
 
+describe('locals that look like a misspelt page value', () => {
+  it.each([
+    ['sitename', 'siteName'],
+    ['site_name', 'siteName'],
+    ['SiteName', 'siteName'],
+    ['siteNmae', 'siteName'],
+    ['homeURL', 'homeUrl'],
+    ['logoUri', 'logoUrl'],
+    ['status_page_url', 'statusPageUrl'],
+    ['contactURL', 'contactUrl'],
+  ])('%s: one warning naming %s', async (key, known) => {
+    const options = { locals: { [key]: 'x' } };
+    createErrorResponder(options);
+    createErrorResponder(options);
+    const found = (await emitted()).filter((warning) => warning.code === 'GATEWAY_ERRORS_LOCALS');
+    // Once per process and key: the same options make the same mistake in every responder built from them.
+    expect(found).toHaveLength(1);
+    expect(found[0]?.message).toBe(
+      `gateway-errors: locals.${key} looks like a misspelt ${known}: the built-in pages show locals.${known} and ` +
+        `ignore ${key} (templates see it as page.locals.${key}). Rename it to ${known}, as locals: { ${known}: "x" }. ` +
+        `See ${docs}#gateway_errors_locals`,
+    );
+  });
+
+  it('keys far from every known one are the templates’ own values: no warning', async () => {
+    createErrorResponder({
+      locals: {
+        siteName: 'Acme',
+        homeUrl: '/',
+        supportHours: 'Mon–Fri',
+        site: 'acme',
+        logo: 'x',
+        contact: 'ops',
+        statusUrl: '/status',
+        brand: 'Acme',
+        siteTitle: 'Acme Inc',
+      },
+    });
+    expect(await emitted()).toEqual([]);
+  });
+});
+
 describe('a warning never fails what it is about', () => {
   it('a message that throws, or a `per` that is no object (an adapter in JavaScript): nothing thrown, nothing emitted', async () => {
     expect(() =>

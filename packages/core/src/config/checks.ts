@@ -18,11 +18,23 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
+/** The name of `known` closest to `name` by edit distance, when it is at most `within` edits away. */
+export function closestName(name: string, known: readonly string[], within: number): string | undefined {
+  const closest = [...known].sort((a, b) => distance(name, a) - distance(name, b))[0];
+  return closest !== undefined && distance(name, closest) <= within ? closest : undefined;
+}
+
 /**
  * Throws on anything but a plain options object, and on unknown keys, naming the closest known one: a typo such as
- * `timeout` for `timeouts` must fail at start-up, not silently fall back to a default.
+ * `timeout` for `timeouts` must fail at start-up, not silently fall back to a default. `hintFor` may say where an
+ * unknown key belongs instead (a page value given beside the options rather than in `locals`).
  */
-export function checkOptions(options: unknown, known: readonly string[], where: string): void {
+export function checkOptions(
+  options: unknown,
+  known: readonly string[],
+  where: string,
+  hintFor?: (key: string, value: unknown) => string | undefined,
+): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw configError(
@@ -30,10 +42,10 @@ export function checkOptions(options: unknown, known: readonly string[], where: 
       `${where} takes an options object, got ${options === null ? 'null' : typeof options}.`,
     );
   }
-  for (const key of Object.keys(options)) {
+  for (const [key, value] of Object.entries(options)) {
     if (known.includes(key)) continue;
-    const closest = [...known].sort((a, b) => distance(key, a) - distance(key, b))[0];
-    const hint = closest !== undefined && distance(key, closest) <= 3 ? ` Did you mean "${closest}"?` : '';
+    const closest = closestName(key, known, 3);
+    const hint = hintFor?.(key, value) ?? (closest === undefined ? '' : ` Did you mean "${closest}"?`);
     throw configError(
       'GATEWAY_ERRORS_UNKNOWN_OPTION',
       `${where} has no option "${key}".${hint} Known options: ${known.join(', ')}.`,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkOptions } from '../config/checks.js';
+import { checkOptions, closestName } from '../config/checks.js';
 import { configError } from '../config/config-error.js';
+import { gatewayWarning } from '../config/warning.js';
 import type { GatewayFailure } from '../failure/failure.js';
 import { type RetryAfterPolicy, resolveRetryAfterPolicy } from '../failure/retry-after.js';
 import { type MessageOverrides, type Messages, resolveMessages } from './messages.js';
@@ -150,6 +151,41 @@ export interface ResolvedResponseOptions {
   readonly nonce: NonceSource | undefined;
 }
 
+/** The values of `locals` the built-in pages show, with an example of each for messages. */
+const siteExamples: Readonly<Record<keyof SiteLocals, string>> = {
+  siteName: "'Acme'",
+  logoUrl: "'data:image/svg+xml;base64,...'",
+  homeUrl: "'/'",
+  statusPageUrl: "'https://status.example.com'",
+  contactUrl: "'mailto:support@example.com'",
+};
+const siteKeys = Object.keys(siteExamples) as (keyof SiteLocals)[];
+const foldedSiteKeys = siteKeys.map((key) => key.toLowerCase());
+
+/**
+ * The known page value `key` looks like a misspelling of: the same but for case or separators (`sitename`,
+ * `site_name`, `homeURL`), or at most two edits away (`siteNmae`, `logoUri`). A key further from every known one is
+ * one of the user's own values for their templates.
+ */
+function misspeltSiteKey(key: string): keyof SiteLocals | undefined {
+  if ((siteKeys as string[]).includes(key)) return undefined;
+  const folded = key.toLowerCase().replace(/[-_\s]/g, '');
+  const near = closestName(folded, foldedSiteKeys, 2);
+  return near === undefined ? undefined : siteKeys[foldedSiteKeys.indexOf(near)];
+}
+
+/** An option's value as the user wrote it, when it is short enough to show in a message; the example otherwise. */
+function shown(value: unknown, example: string): string {
+  return typeof value === 'string' && value.length <= 40 ? JSON.stringify(value) : example;
+}
+
+/** Where a page value given beside the options belongs: in `locals`. */
+function belongsInLocals(key: string, value: unknown): string | undefined {
+  const local = (siteKeys as string[]).includes(key) ? (key as keyof SiteLocals) : misspeltSiteKey(key);
+  if (local === undefined) return undefined;
+  return ` ${local} is a value for the pages: put it in locals, as gatewayErrors({ locals: { ${local}: ${shown(value, siteExamples[local])} } }).`;
+}
+
 function checkUrl(name: string, value: unknown, schemes: RegExp, example: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !schemes.test(value)) {
@@ -167,6 +203,18 @@ function resolveSite(locals: unknown): { site: SiteLocals; rest: Record<string, 
     );
   }
   const { siteName, logoUrl, homeUrl, statusPageUrl, contactUrl, ...rest } = locals as Record<string, unknown>;
+  for (const key of Object.keys(rest)) {
+    const known = misspeltSiteKey(key);
+    if (known === undefined) continue;
+    // A warning, not an error: the key may be a value of the user's own templates. Once per process and key: the
+    // same options give many responders the same mistake (one per route, the preview's re-reads).
+    gatewayWarning(
+      'GATEWAY_ERRORS_LOCALS',
+      `locals.${key} looks like a misspelt ${known}: the built-in pages show locals.${known} and ignore ${key} ` +
+        `(templates see it as page.locals.${key}). Rename it to ${known}, as locals: { ${known}: ${shown(rest[key], siteExamples[known])} }.`,
+      { reason: `${key}:${known}` },
+    );
+  }
   if (siteName !== undefined && typeof siteName !== 'string') {
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'locals.siteName must be a string.');
   }
@@ -210,7 +258,7 @@ function checkType(name: string, value: unknown, type: 'boolean' | 'function', e
  * Every message names the fix.
  */
 export function resolveResponseOptions(options: ErrorResponseOptions = {}): ResolvedResponseOptions {
-  checkOptions(options, optionNames, 'gatewayErrors()');
+  checkOptions(options, optionNames, 'gatewayErrors()', belongsInLocals);
   checkType('development', options.development, 'boolean', 'development: true');
   checkType('trustRequestId', options.trustRequestId, 'boolean', 'trustRequestId: false');
   checkType('allErrors', options.allErrors, 'boolean', 'allErrors: true');
