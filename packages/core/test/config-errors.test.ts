@@ -110,6 +110,39 @@ describe('configuration errors', () => {
     expect(error.name).toBe(Kind.name);
   });
 
+  it.each<[unknown, string]>([
+    ['localhost:4000', 'http://localhost:4000'],
+    ['127.0.0.1:4000', 'http://127.0.0.1:4000'],
+    ['api.internal:8080/v1', 'http://api.internal:8080/v1'],
+    ['api.internal', 'http://api.internal'],
+    ['//127.0.0.1:4000', 'http://127.0.0.1:4000'],
+    ['http//localhost:4000', 'http://localhost:4000'],
+    ['https//api.internal', 'https://api.internal'],
+    ['[::1]:4000', 'http://[::1]:4000'],
+    ['4000', 'http://127.0.0.1:4000'],
+    [':4000', 'http://127.0.0.1:4000'],
+    [4000, 'http://127.0.0.1:4000'],
+  ])('a target without a scheme, %j, is told the URL it meant: %s', (given, meant) => {
+    const error = thrown(() => createProxy({ target: given as never }));
+    expect(error.code).toBe('GATEWAY_ERRORS_INVALID_TARGET');
+    expect(error.message).toContain(`${JSON.stringify(given)} has no scheme. Did you mean "${meant}"?`);
+    expect(error.message).not.toMatch(/got [a-z0-9.]+:(?: |$)/);
+    // The URL it suggests is one the proxy takes.
+    createProxy({ target: meant }).close();
+  });
+
+  it.each<[unknown, string]>([
+    ['ftp://files.internal', 'each target must use http: or https:, got ftp: in ftp://files.internal'],
+    ['mailto:ops@example.com', 'each target must use http: or https:, got mailto:'],
+    ['99999', 'such as "http://127.0.0.1:4000", got "99999"'],
+    ['not a url', 'such as "http://127.0.0.1:4000", got "not a url"'],
+  ])('a target that is no host, %j, gets no made-up suggestion', (given, message) => {
+    const error = thrown(() => createProxy({ target: given as never }));
+    expect(error.code).toBe('GATEWAY_ERRORS_INVALID_TARGET');
+    expect(error.message).toContain(message);
+    expect(error.message).not.toContain('Did you mean');
+  });
+
   it.each<[Record<string, unknown>, string]>([
     [
       { siteName: 'Acme' },

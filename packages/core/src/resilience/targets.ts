@@ -110,6 +110,39 @@ export interface ResolvedTargetPoolOptions {
 }
 
 /**
+ * The URL a target written without its scheme meant: `localhost:4000`, `api.internal:8080/v1`, `//127.0.0.1:4000`
+ * and `http//host` get `http://` (a gateway's upstreams are most often plain HTTP on a private network: the user
+ * adds the `s` when it is not), and a bare port (`4000`, `':4000'`) is on this machine, `http://127.0.0.1:4000`
+ * (never `localhost`, which may resolve to `::1` where the upstream is not listening). `undefined` when the value
+ * does not look like a host or a port: it is then shown as it is.
+ */
+export function withScheme(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value)) value = String(value);
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  const port = /^:?(\d{1,5})$/.exec(text)?.[1];
+  if (port !== undefined) return Number(port) <= 65535 ? `http://127.0.0.1:${port}` : undefined;
+  const rest = /^(?:(https?)\/\/|\/\/)?(?=[^/])(.*)$/i.exec(text);
+  if (rest === null) return undefined;
+  const [, scheme = 'http', hostAndPath = ''] = rest;
+  // A host (a name or an IPv4 address, or an IPv6 one in brackets), a port, then a path, a query or nothing.
+  if (!/^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?(?:[/?#].*)?$/i.test(hostAndPath)) return undefined;
+  const fixed = `${scheme.toLowerCase()}://${hostAndPath}`;
+  return URL.canParse(fixed) ? fixed : undefined;
+}
+
+/** `value` is not an absolute http(s) URL: the message says so, with the URL it likely meant. */
+function notAUrl(value: unknown, problem: string): Error {
+  const meant = withScheme(value);
+  return configError(
+    'GATEWAY_ERRORS_INVALID_TARGET',
+    meant === undefined
+      ? `each target must be an absolute http(s) URL such as "http://127.0.0.1:4000", ${problem}.`
+      : `each target must be an absolute http(s) URL: ${JSON.stringify(value)} has no scheme. Did you mean "${meant}"?`,
+  );
+}
+
+/**
  * Reads `target` as one URL or a non-empty list of them, each absolute http(s), all of one protocol (the proxy
  * has one agent) and none twice.
  */
@@ -126,12 +159,13 @@ export function resolveTargets(target: unknown): readonly URL[] {
     try {
       url = value instanceof URL ? new URL(value.href) : new URL(String(value));
     } catch {
-      throw configError(
-        'GATEWAY_ERRORS_INVALID_TARGET',
-        `each target must be an absolute http(s) URL such as "http://127.0.0.1:4000", got ${JSON.stringify(value)}.`,
-      );
+      throw notAUrl(value, `got ${JSON.stringify(value)}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      // `localhost:4000` parses as the scheme `localhost:` with the path `4000`.
+      if (!(value instanceof URL) && !String(value).includes('//') && withScheme(value) !== undefined) {
+        throw notAUrl(value, '');
+      }
       throw configError(
         'GATEWAY_ERRORS_INVALID_TARGET',
         `each target must use http: or https:, got ${url.protocol} in ${url.href}.`,
