@@ -7,6 +7,7 @@ import {
   createProxy,
   type ErrorResponder,
   type ErrorResponseOptions,
+  gatewayWarning,
   type MaintenanceMiddlewareParts,
   type MaintenanceOptions,
   markResponder,
@@ -37,6 +38,7 @@ export {
   type ProxyEvents,
   type RenderHook,
   ServiceUnavailableError,
+  type WarningCode,
 } from '@gateway-errors/core';
 
 /** Express's `next`. */
@@ -122,14 +124,16 @@ export function gatewayErrors(options?: GatewayErrorsOptions): GatewayErrorsHand
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
+  let checked = false;
   const middleware: RequestHandler = named('gatewayProxy', (req, res, next) => {
+    if (!checked) checked = checkMounting(req, middleware, 'gatewayProxy()');
     proxy.forward(req, res).then((error) => {
       if (error === undefined) return;
       // then(ok, next) does not catch what ok throws: without this, a throw while answering would be an unhandled
       // rejection and the client would get nothing. (A try costs nothing; a catch() would add a promise per request.)
       try {
-        const after = errorsAfter(req, middleware);
-        if (after === undefined || after.direct) answerFailure(error.failure, req, res, after?.responder);
+        const errors = errorsOf(req, middleware);
+        if (errors.responder === undefined || errors.direct) answerFailure(error.failure, req, res, errors.responder);
         else next(error);
       } catch (thrown) {
         next(thrown);
@@ -148,10 +152,12 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
  */
 export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
   const gate = createMaintenance(options);
+  let checked = false;
   const middleware: RequestHandler = named('maintenance', (req, res, next) => {
+    if (!checked) checked = checkMounting(req, middleware, 'maintenance()');
     const failure = gate.check(req);
     if (failure === undefined) next();
-    else answerFailure(failure, req, res, errorsAfter(req, middleware)?.responder);
+    else answerFailure(failure, req, res, errorsOf(req, middleware).responder);
   });
   return withGate(middleware, gate);
 }
@@ -170,17 +176,19 @@ function handlersOf(stack: Layer[] | undefined, into: unknown[] = [], depth = 0)
   return into;
 }
 
+/** Where the `gatewayErrors()` of a request is, as seen from a middleware: after it, or not (before it, or none). */
+type ErrorsPlace = { responder: ErrorResponder; direct: boolean } | { responder: undefined; before: boolean };
+
 /**
  * The `gatewayErrors()` that will see `handler`'s `next(err)`: one after it in its app (Express runs error handlers in
  * order, so one mounted before it never would), or anywhere in an app it is mounted in (a sub-app hides where it
  * sits). `direct` when it is the very next error handler in the handler's own app: no other error handler would see
  * the error, so it is answered there and then, without Express's error routing (its router walk cost about 20 µs per
- * failure in `pnpm bench`). Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
+ * failure in `pnpm bench`). When there is none, `before` says whether one is mounted before `handler` in its own app,
+ * where it never sees the error. Express 4 keeps its router in `app._router`, Express 5 in `app.router`.
  */
-function errorsAfter(
-  req: IncomingMessage,
-  handler: unknown,
-): { responder: ErrorResponder; direct: boolean } | undefined {
+function errorsOf(req: IncomingMessage, handler: unknown): ErrorsPlace {
+  let before = false;
   let ownApp = true;
   for (let app = (req as { app?: AppLike }).app; app !== undefined; app = app.parent) {
     const handlers = handlersOf((app._router ?? app.router)?.stack);
@@ -192,7 +200,37 @@ function errorsAfter(
       // Express tells error handlers by their four parameters.
       if ((other as { length?: number } | undefined)?.length === 4) direct = false;
     }
+    if (ownApp && at > 0) before = handlers.slice(0, at).some((other) => responderOf(other) !== undefined);
     ownApp = false;
   }
-  return undefined;
+  return { responder: undefined, before };
+}
+
+/**
+ * At a middleware's first request, warns when no `gatewayErrors()` will see its failures, so that the mistake shows
+ * in development, before an outage: one is mounted before it (its templates, locals and messages are left out, and
+ * the routes after it get Express's own 500 page), or none at all. Without any, a proxy is warned about (the routes'
+ * failing fetch() calls get Express's own 500 page too), not a maintenance gate: its page is a setup of its own.
+ * Returns true: the check is done, whatever it found.
+ */
+function checkMounting(req: IncomingMessage, middleware: RequestHandler, name: string): true {
+  try {
+    const errors = errorsOf(req, middleware);
+    if (errors.responder !== undefined || (!errors.before && name === 'maintenance()')) return true;
+    gatewayWarning(
+      'GATEWAY_ERRORS_MOUNTING',
+      errors.before
+        ? `a ${name} is mounted after this app's gatewayErrors(), which never sees its failures: Express gives an ` +
+            'error only to the error handlers mounted after the middleware that failed. They get the default ' +
+            "page without your templates, locals and messages, and your routes' failing fetch(), axios or got calls " +
+            "Express's own 500 page. Mount app.use(gatewayErrors(...)) after your routes and proxies, last."
+        : `no gatewayErrors() is mounted after this ${name}: its failures get the default page, and your routes' ` +
+            "failing fetch(), axios or got calls Express's own 500 page. Mount app.use(gatewayErrors()) after your " +
+            'routes and proxies, last: it answers them all, with your templates and locals.',
+      { per: middleware },
+    );
+  } catch {
+    // A look at the app's router must never fail the request it was made for.
+  }
+  return true;
 }

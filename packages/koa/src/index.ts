@@ -7,6 +7,7 @@ import {
   createPreview,
   createProxy,
   type ErrorResponseOptions,
+  gatewayWarning,
   keepOriginalUrl,
   type MaintenanceMiddlewareParts,
   type MaintenanceOptions,
@@ -38,6 +39,7 @@ export {
   type ProxyEvents,
   type RenderHook,
   ServiceUnavailableError,
+  type WarningCode,
 } from '@gateway-errors/core';
 
 /** The part of Koa's context we use; Koa 2's and Koa 3's contexts both fit it. */
@@ -98,7 +100,10 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): GatewayErrors
     throw configError('GATEWAY_ERRORS_INVALID_OPTION', 'emitError must be true or false.');
   }
   const responder = createErrorResponder(responseOptions);
-  const middleware = named('gatewayErrors', async (ctx: KoaContext, next: KoaNext) => {
+  let checked = false;
+  // Marked too, so that a proxy or a gate it does not wrap can tell it is mounted below them.
+  const middleware: KoaMiddleware = named('gatewayErrors', async (ctx: KoaContext, next: KoaNext) => {
+    if (!checked) checked = checkMounting(ctx, middleware, 'gatewayErrors()');
     markResponder(ctx, responder);
     try {
       await next();
@@ -117,7 +122,7 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): GatewayErrors
       else await next();
     });
   };
-  return Object.assign(middleware, { preview });
+  return Object.assign(markResponder(middleware, responder), { preview });
 }
 
 /**
@@ -133,25 +138,25 @@ export function gatewayErrors(options: GatewayErrorsOptions = {}): GatewayErrors
  */
 export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddleware {
   const proxy = createProxy(options);
-  return withProxy(
-    named('gatewayProxy', async (ctx: KoaContext) => {
-      ctx.respond = false;
-      try {
-        // The full URL for the core's path rules: koa-mount rewrote req.url.
-        const error = await proxy.forward(keepOriginalUrl(ctx.req, ctx.originalUrl), ctx.res);
-        if (error === undefined) return;
-        if (responderOf(ctx) !== undefined) throw error;
-        answerFailure(error.failure, ctx.req, ctx.res);
-      } catch (thrown) {
-        // Our failure for gatewayErrors(), a mounting mistake (ConsumedBodyError) or something unexpected: whoever
-        // catches it above (gatewayErrors(), the app's error middleware, Koa's onerror) must be able to answer, and
-        // Koa writes nothing while `respond` is off.
-        if (!ctx.res.headersSent) ctx.respond = true;
-        throw thrown;
-      }
-    }),
-    proxy,
-  );
+  let checked = false;
+  const middleware: KoaMiddleware = named('gatewayProxy', async (ctx: KoaContext) => {
+    if (!checked) checked = checkMounting(ctx, middleware, 'gatewayProxy()');
+    ctx.respond = false;
+    try {
+      // The full URL for the core's path rules: koa-mount rewrote req.url.
+      const error = await proxy.forward(keepOriginalUrl(ctx.req, ctx.originalUrl), ctx.res);
+      if (error === undefined) return;
+      if (responderOf(ctx) !== undefined) throw error;
+      answerFailure(error.failure, ctx.req, ctx.res);
+    } catch (thrown) {
+      // Our failure for gatewayErrors(), a mounting mistake (ConsumedBodyError) or something unexpected: whoever
+      // catches it above (gatewayErrors(), the app's error middleware, Koa's onerror) must be able to answer, and
+      // Koa writes nothing while `respond` is off.
+      if (!ctx.res.headersSent) ctx.respond = true;
+      throw thrown;
+    }
+  });
+  return withProxy(middleware, proxy);
 }
 
 /**
@@ -164,16 +169,58 @@ export function gatewayProxy(options: GatewayProxyOptions): GatewayProxyMiddlewa
  */
 export function maintenance(options?: MaintenanceOptions): MaintenanceMiddleware {
   const gate = createMaintenance(options);
-  return withGate(
-    named('maintenance', async (ctx: KoaContext, next: KoaNext) => {
-      const failure = gate.check(keepOriginalUrl(ctx.req, ctx.originalUrl));
-      if (failure === undefined) {
-        await next();
-        return;
+  let checked = false;
+  const middleware: KoaMiddleware = named('maintenance', async (ctx: KoaContext, next: KoaNext) => {
+    if (!checked) checked = checkMounting(ctx, middleware, 'maintenance()');
+    const failure = gate.check(keepOriginalUrl(ctx.req, ctx.originalUrl));
+    if (failure === undefined) {
+      await next();
+      return;
+    }
+    ctx.respond = false;
+    answerFailure(failure, ctx.req, ctx.res, responderOf(ctx));
+  });
+  return withGate(middleware, gate);
+}
+
+/**
+ * At a middleware's first request, warns when no `gatewayErrors()` will see its failures, so that the mistake shows
+ * in development, before an outage. For a proxy or a gate: none is above it, but one is mounted below it in the app
+ * (its templates, locals and messages are left out), or none at all (a proxy only: a gate's page is a setup of its
+ * own). For a `gatewayErrors()`: it is mounted last, so it wraps nothing, and every route's failure gets Koa's bare
+ * 500. Koa keeps the app's middleware in `app.middleware`; under koa-mount or a router, a middleware is not in it,
+ * and only "none above" can be told. Returns true: the check is done, whatever it found.
+ */
+function checkMounting(ctx: KoaContext, middleware: KoaMiddleware, name: string): true {
+  try {
+    const stack = (ctx.app as { middleware?: unknown[] }).middleware ?? [];
+    let message: string | undefined;
+    if (name === 'gatewayErrors()') {
+      if (stack.at(-1) === middleware) {
+        message =
+          "this app's gatewayErrors() is mounted last, so it wraps nothing: a Koa middleware catches only what is " +
+          "thrown below it. Your proxies' failures get the default page without your templates and locals, and your " +
+          "routes' failing fetch(), axios or got calls Koa's bare 500 Internal Server Error. Mount " +
+          'app.use(gatewayErrors(...)) first, before your routes and proxies.';
       }
-      ctx.respond = false;
-      answerFailure(failure, ctx.req, ctx.res, responderOf(ctx));
-    }),
-    gate,
-  );
+    } else if (responderOf(ctx) === undefined) {
+      const below = stack.some((other) => responderOf(other) !== undefined);
+      if (below) {
+        message =
+          `this app's gatewayErrors() is mounted below a ${name}, so it never sees its failures, nor those of the ` +
+          'routes above it: a Koa middleware catches only what is thrown below it. The failures get the default page ' +
+          "without your templates, locals and messages, and your routes' failing fetch(), axios or got calls Koa's " +
+          'bare 500 Internal Server Error. Mount app.use(gatewayErrors(...)) first, before your routes and proxies.';
+      } else if (name !== 'maintenance()') {
+        message =
+          `no gatewayErrors() is mounted above this ${name}: its failures get the default page, and your routes' ` +
+          "failing fetch(), axios or got calls Koa's bare 500 Internal Server Error. Mount app.use(gatewayErrors()) " +
+          'first, before your routes and proxies: it answers them all, with your templates and locals.';
+      }
+    }
+    if (message !== undefined) gatewayWarning('GATEWAY_ERRORS_MOUNTING', message, { per: middleware });
+  } catch {
+    // A look at the app's middleware must never fail the request it was made for.
+  }
+  return true;
 }
