@@ -89,9 +89,14 @@ describe('client aborts', () => {
   it('while the body is read for a possible retry: no attempt starts', async () => {
     const watched = await watchedUpstream((_req, res) => res.end());
     upstream = watched.server;
-    gateway = await startGateway({ target: upstream.url });
+    // The request reached the proxy (its body is being read, 10 of 100 bytes) before the client leaves.
+    let arrived: () => void = () => {};
+    const reached = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    gateway = await startGateway({ target: upstream.url }, { before: () => arrived() });
     const client = rawClient(gateway.port, 'PUT /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\n0123456789');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await reached;
     client.socket.destroy();
     await until(() => gateway?.events.abort.length === 1, 2000, 'the abort event');
     expect(gateway.events.abort[0]).toMatchObject({ status: 499, phase: 'request', attempt: 0, method: 'PUT' });

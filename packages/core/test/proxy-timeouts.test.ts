@@ -3,6 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
   hangingUpstream,
+  httpUpstream,
   resetAfterRequest,
   slowHeadUpstream,
   stallMidBodyUpstream,
@@ -10,7 +11,7 @@ import {
   unacceptingUpstream,
 } from '@gateway-errors/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway } from './proxy-helpers.js';
+import { type Gateway, headerIn, rawExchange, send, splitHead, startGateway, until } from './proxy-helpers.js';
 
 let upstream: Upstream | undefined;
 let gateway: Gateway | undefined;
@@ -50,6 +51,8 @@ describe('connect timeout', () => {
       target: upstream.url,
       timeouts: { connect: 300, deadline: 450 },
       retry: { retries: 5 },
+      // No jitter: the backoff before attempt 2 is 0, not a random share of 100 ms of the 150 ms left.
+      clock: { random: () => 0 },
     });
     const reply = await send(`${gateway.url}/x`, { method: 'POST', headers: json, body: 'a=1' });
     expect(reply.status).toBe(504);
@@ -63,11 +66,19 @@ describe('connect timeout', () => {
   });
 
   it("counts the agent's queue in the connect time, and never sends a request whose attempt already failed", async () => {
-    upstream = await slowHeadUpstream({ delay: 700 });
+    // The upstream holds /first until the test lets it go: the agent's only socket stays busy meanwhile.
+    const seen: string[] = [];
+    let releaseFirst: () => void = () => {};
+    upstream = await httpUpstream((req, res) => {
+      req.resume();
+      seen.push(req.url ?? '');
+      if (req.url === '/first') releaseFirst = () => res.end('first\n');
+      else res.end('other\n');
+    });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     gateway = await startGateway({ target: upstream.url, agent, timeouts: { connect: 200 } });
     const first = send(`${gateway.url}/first`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => seen.length === 1, 5000, 'the first request upstream');
     // Both attempts of the second request wait for the only socket, and time out there.
     const second = await send(`${gateway.url}/second`);
     expect(second.status).toBe(504);
@@ -76,10 +87,12 @@ describe('connect timeout', () => {
       ['/second', 1, 'connect'],
       ['/second', 2, 'connect'],
     ]);
-    expect((await first).status).toBe(200);
-    // Once the socket is free, the queued requests of the failed attempts are dropped, not sent.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(upstream.requests).toBe(1);
+    releaseFirst();
+    expect(await first).toMatchObject({ status: 200, body: 'first\n' });
+    // Once the socket is free, the queued requests of the failed attempts are dropped, not sent: the agent's queue is
+    // first in, first out, so a request sent now is the next the upstream sees.
+    expect(await send(`${gateway.url}/third`)).toMatchObject({ status: 200, body: 'other\n' });
+    expect(seen).toEqual(['/first', '/third']);
     agent.destroy();
   });
 });
