@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { Agent } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import {
   echoUpstream,
   hangingUpstream,
@@ -162,21 +163,40 @@ describe('health checks over real sockets', () => {
     expect(timers()).toBe(before); // the interval timer is unref'd
     checker.close();
     const seen = up.requests;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // A control with the same interval, left running: once it has run two more rounds, the closed one, had it gone on,
+    // would have run one at least. Measured against it, not against a fixed wait, a slow machine changes nothing.
+    const control = await start(echoUpstream);
+    const running = createHealthChecker([new URL(control.url)], { interval: 50, timeout: 50 });
+    try {
+      while (control.requests < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      running.close();
+    }
     expect(up.requests).toBe(seen);
     expect(await checker.check()).toBeUndefined();
   });
 
   it('destroys a check still in flight when closed', async () => {
-    const hanging = await start(hangingUpstream);
-    checker = createHealthChecker([new URL(hanging.url)], quiet);
-    while (hanging.requests === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    const changes: HealthCheckResult[] = [];
-    checker.on('change', (change) => changes.push(change));
-    checker.close();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(changes).toEqual([]);
-    expect(checker.isHealthy(new URL(hanging.url))).toBe(true);
+    // An upstream that reads the check and never answers, and tells when its connection closes.
+    const hanging = createServer((socket) => socket.on('error', () => {}));
+    hanging.listen(0, '127.0.0.1');
+    await once(hanging, 'listening');
+    const url = new URL(`http://127.0.0.1:${(hanging.address() as AddressInfo).port}`);
+    try {
+      const connected = once(hanging, 'connection') as Promise<[Socket]>;
+      checker = createHealthChecker([url], quiet);
+      const [socket] = await connected;
+      await once(socket, 'data');
+      const changes: HealthCheckResult[] = [];
+      checker.on('change', (change) => changes.push(change));
+      checker.close();
+      // The upstream sees the check's connection close after the checker handled its end: any change would be out.
+      await once(socket, 'close');
+      expect(changes).toEqual([]);
+      expect(checker.isHealthy(url)).toBe(true);
+    } finally {
+      hanging.close();
+    }
   });
 });
 

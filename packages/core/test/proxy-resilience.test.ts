@@ -232,7 +232,18 @@ describe('several targets', () => {
     await until(() => checks >= 2, 2000, 'two health checks');
     await gateway.close();
     const after = checks;
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // A control with the same checks, left running: once it has run two more rounds, the closed proxy, had it gone
+    // on, would have run one at least. Measured against it, not against a fixed wait, a slow machine changes nothing.
+    let controlChecks = 0;
+    const control = await upstreamOf(() =>
+      httpUpstream((req, res) => {
+        req.resume();
+        if (req.url === '/health') controlChecks++;
+        res.writeHead(200, { 'Content-Length': '0' }).end();
+      }),
+    );
+    await gatewayOf({ target: control.url, healthCheck: { path: '/health', interval: 30, timeout: 20 } });
+    await until(() => controlChecks >= 3, 2000, 'three health checks of the control');
     expect(checks).toBe(after);
   });
 });

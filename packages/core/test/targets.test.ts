@@ -218,7 +218,12 @@ describe('targets: active health over real sockets', () => {
     while (up.requests < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     pool.close();
     const seen = up.requests;
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // A control with the same checks, left running: once it has run two more rounds, the closed pool, had it gone on,
+    // would have run one at least. Measured against it, not against a fixed wait, a slow machine changes nothing.
+    const control = await start(echoUpstream);
+    const running = poolOf([control.url], { healthCheck: { interval: 50, timeout: 50 } });
+    while (control.requests < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    running.pool.close();
     expect(up.requests).toBe(seen);
   });
 });
