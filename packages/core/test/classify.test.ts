@@ -98,6 +98,15 @@ const failure = (
 ): Expected => ({ status, type, phase, mayHaveReachedUpstream, code, ...extra });
 
 const up = async (start: () => Promise<Upstream>): Promise<Upstream> => track(await start());
+
+/** Aborts `controller` once `upstream` has the request: the call is then in flight, however slow the machine. */
+function abortOnArrival(upstream: Upstream, controller: AbortController): void {
+  const poll = setInterval(() => {
+    if (upstream.requests === 0) return;
+    clearInterval(poll);
+    controller.abort();
+  }, 5);
+}
 const https = (server: { url: string }): string => server.url.replace('http:', 'https:');
 const message = (pattern: RegExp) => expect.stringMatching(pattern);
 
@@ -1180,9 +1189,10 @@ const notGatewayRows: Row[] = [
   {
     name: "not ours: fetch aborted by the caller's own AbortController",
     make: async () => {
-      const { url } = await up(hangingUpstream);
+      const upstream = await up(hangingUpstream);
+      const { url } = upstream;
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      abortOnArrival(upstream, controller);
       return caught(() => fetch(url, { signal: controller.signal }));
     },
     raw: { name: 'AbortError' },
@@ -1191,9 +1201,10 @@ const notGatewayRows: Row[] = [
   {
     name: "not ours: node:http aborted by the caller's own AbortController",
     make: async () => {
-      const { url } = await up(hangingUpstream);
+      const upstream = await up(hangingUpstream);
+      const { url } = upstream;
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      abortOnArrival(upstream, controller);
       return nodeRequestError(url, { signal: controller.signal });
     },
     raw: { name: 'AbortError', code: 'ABORT_ERR', 'cause.name': 'AbortError' },
@@ -1202,9 +1213,10 @@ const notGatewayRows: Row[] = [
   {
     name: "not ours: axios cancelled by the caller's own AbortController",
     make: async () => {
-      const { url } = await up(hangingUpstream);
+      const upstream = await up(hangingUpstream);
+      const { url } = upstream;
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      abortOnArrival(upstream, controller);
       return caught(() => axios.get(url, { signal: controller.signal }));
     },
     raw: { name: 'CanceledError', code: 'ERR_CANCELED' },
@@ -1213,9 +1225,10 @@ const notGatewayRows: Row[] = [
   {
     name: "not ours: got aborted by the caller's own AbortController",
     make: async () => {
-      const { url } = await up(hangingUpstream);
+      const upstream = await up(hangingUpstream);
+      const { url } = upstream;
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      abortOnArrival(upstream, controller);
       return caught(() => noRetry(url, { signal: controller.signal }));
     },
     raw: { name: 'AbortError' },
@@ -1224,9 +1237,10 @@ const notGatewayRows: Row[] = [
   {
     name: "not ours: undici.request aborted by the caller's own AbortController",
     make: async () => {
-      const { url } = await up(hangingUpstream);
+      const upstream = await up(hangingUpstream);
+      const { url } = upstream;
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
+      abortOnArrival(upstream, controller);
       return caught(() => undiciRequest(url, { signal: controller.signal }));
     },
     raw: { name: 'AbortError' },
