@@ -1,4 +1,5 @@
 import { Resolver } from 'node:dns/promises';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
@@ -1416,8 +1417,12 @@ describe('clientWentAway()', () => {
     });
     client(port, 'GET /wait HTTP/1.1\r\nHost: x\r\n\r\n');
     await waitFor(() => seen !== undefined);
-    await new Promise((resolve) => setTimeout(resolve, 50));
     expect(clientWentAway(seen as IncomingMessage)).toBe(false);
+    // Read to its end: a request that is over is not a client that went away (not a wait: the event that ends it).
+    const request = seen as IncomingMessage;
+    request.resume();
+    await once(request, 'end');
+    expect(clientWentAway(request)).toBe(false);
   });
 
   it('is true once the client destroyed its connection mid-request', async () => {

@@ -119,8 +119,17 @@ describe('client aborts', () => {
     const warm = rawClient(gateway.port, get);
     await until(() => upstream?.requests === 1, 5000, 'the warm-up request');
     warm.socket.destroy();
-    await until(() => watched.open.size === 0 && gateway?.openConnections() === 0, 2000, 'the warm-up to end');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Over on every side: the proxy's (its abort event), the client's, the gateway's and the upstream's sockets. The
+    // upstream sees its connection close only after the gateway's end of it was closed, handle included.
+    await until(
+      () =>
+        gateway?.events.abort.length === 1 &&
+        warm.socket.closed &&
+        watched.open.size === 0 &&
+        gateway?.openConnections() === 0,
+      2000,
+      'the warm-up to end',
+    );
     const baseline = { sockets: count('TCPSocketWrap'), timers: count('Timeout') };
 
     const rounds = 40;
