@@ -4,10 +4,10 @@
  * (scripts/ensure-tools.mjs, as root); outside CI the tests that need it are skipped with a message, in CI they fail.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quietPort } from './servers.js';
 
 export const redisServerPath = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server';
 export const available = existsSync(redisServerPath);
@@ -39,35 +39,6 @@ export interface RedisServer {
   resume(): void;
   /** Stops it for good; safe to call twice. */
   stop(): Promise<void>;
-}
-
-/**
- * Ports below the kernel's ephemeral range: no port-0 listener and no outgoing connection is ever given one, so the
- * port of a killed Redis is still free when the test starts it again (a port from the ephemeral range was taken by
- * another test's server in between, once: "Address already in use").
- */
-function quietPorts(): [low: number, high: number] {
-  try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (Number.isInteger(low) && low > 11000) return [low - 10000, low - 1];
-  } catch {
-    // Not Linux: the IANA ephemeral range starts at 49152.
-  }
-  return [30000, 39999];
-}
-
-/** A port from {@link quietPorts} that nothing listens on now. */
-async function freePort(): Promise<number> {
-  const [low, high] = quietPorts();
-  for (;;) {
-    const port = low + Math.floor(Math.random() * (high - low + 1));
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }
 
 /** Spawns redis-server and resolves once it logged that it accepts connections; rejects if it exits first. */
@@ -113,7 +84,7 @@ export async function startRedis(): Promise<RedisServer> {
   let child: ChildProcess | undefined;
   // Another test file may pick the same free port between our look and redis-server's bind: try another.
   for (let attempt = 0; child === undefined; attempt++) {
-    port = await freePort();
+    port = await quietPort();
     try {
       child = await spawnRedis(port, dir);
     } catch (error) {

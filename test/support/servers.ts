@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterEach } from 'vitest';
 
 /** Something a test starts and must stop: an upstream of @gateway-errors/testing, a proxy, a gateway. */
@@ -54,4 +55,36 @@ export function testServers(): TestServers {
       return value;
     },
   };
+}
+
+/**
+ * Ports below the kernel's ephemeral range: no port-0 listener and no outgoing connection is ever given one, so the
+ * port of a server a test stopped is still free when the test starts it again on the same port (a port from the
+ * ephemeral range was taken by another test's server in between, once: "Address already in use").
+ */
+function quietPorts(): [low: number, high: number] {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 11000) return [low - 10000, low - 1];
+  } catch {
+    // Not Linux: the IANA ephemeral range starts at 49152.
+  }
+  return [30000, 39999];
+}
+
+/**
+ * A loopback port below the ephemeral range that nothing listens on now: for a server the test stops and starts
+ * again on the same port (a Redis, an upstream that dies and comes back).
+ */
+export async function quietPort(): Promise<number> {
+  const [low, high] = quietPorts();
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createTcpServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
