@@ -17,6 +17,14 @@ export function createApp({ target, timeout = 5000 }) {
     proxyReq.setTimeout(timeout, () => proxyReq.destroy(new GatewayTimeoutError({ type: 'http_response_timeout' })));
   });
 
+  // An upstream that dies in the middle of the body: http-proxy would leave the client waiting for the rest for
+  // ever. Cut the client's connection instead, so that it sees a truncated answer (its status was sent already).
+  proxy.on('proxyRes', (proxyRes, _req, res) => {
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+  });
+
   const app = express();
 
   // `next` as the error callback: http-proxy hands it every error (refused, reset, TLS, a malformed answer), and

@@ -30,6 +30,13 @@ export function createApp({ target, timeout = 5000 }) {
           proxyReq.destroy(new GatewayTimeoutError({ type: 'http_response_timeout' })),
         );
       },
+      // An upstream that dies in the middle of the body: hpm would leave the client waiting for the rest for ever.
+      // Cut the client's connection instead, so that it sees a truncated answer (its status was sent already).
+      proxyRes: (proxyRes, _req, res) => {
+        proxyRes.once('close', () => {
+          if (!proxyRes.complete) res.destroy();
+        });
+      },
     },
   });
 

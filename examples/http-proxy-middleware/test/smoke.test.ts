@@ -1,4 +1,5 @@
 import {
+  dieMidBodyUpstream,
   echoUpstream,
   garbageUpstream,
   hangingUpstream,
@@ -61,4 +62,12 @@ it("passes the upstream's own 503 through, as hpm relays it", async () => {
   expect(res.headers.get('retry-after')).toBe('7');
   expect(res.headers.get('proxy-status')).toBeNull();
   expect(await res.text()).toBe('upstream says 503\n');
+});
+
+it('cuts the client connection when the upstream dies in the middle of the body: a truncated answer, never a hang', async () => {
+  const base = await appBefore(dieMidBodyUpstream());
+  const res = await fetch(`${base}/api/report`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-length')).toBe('1000');
+  await expect(res.text()).rejects.toThrow(TypeError);
 });
